@@ -1,0 +1,74 @@
+// The kernel API the model calls: matrix x vector / matrix x matrix over quantised weights and
+// the small element-wise ops. Implementations: kernels/ref (scalar reference, the test oracle)
+// and kernels/cpu/<isa> (SIMD), chosen once at start-up by CPU feature detection.
+// No model knowledge lives here.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "base/thread_pool.h"
+#include "tensor/dtype.h"
+
+namespace hearth::kernels {
+
+enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+const char* isa_name(Isa isa);
+bool isa_supported(Isa isa);  // this CPU can run it
+Isa best_isa();               // highest supported, capped by HEARTH_ISA=scalar|avx2|avx512
+Isa current_isa();
+// Forces the variant used by every function below (tests use this to cover each ISA).
+// Returns false (and changes nothing) when the CPU cannot run it.
+bool set_isa(Isa isa);
+
+// A weight matrix [rows][cols] stored row by row, each row `cols` elements of `type`
+// (ggml: ne0 = cols, ne1 = rows). cols must be a multiple of block_size(type).
+struct WeightMatrix {
+  DType type = DType::kF32;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  const void* data = nullptr;
+  size_t row_stride = 0;  // bytes between rows; 0 means row_bytes(type, cols)
+
+  size_t stride() const { return row_stride ? row_stride : row_bytes(type, cols); }
+  const uint8_t* row(int64_t r) const {
+    return static_cast<const uint8_t*>(data) + static_cast<size_t>(r) * stride();
+  }
+};
+
+// Weight types the matrix products support: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K
+// (others: Q4_1, Q5_0, Q5_1, Q2_K, Q3_K through a dequantise-row fallback).
+bool matmul_supported(DType type);
+
+// y[r] = sum_c W[r][c] * x[c], r in [0, rows) — decode. x: [cols], y: [rows].
+// Multi-threaded over rows. Activations may be quantised on the fly (Q8_0/Q8_K) for integer
+// dot products; results then differ from the f32 reference within the activation rounding.
+void matvec(const WeightMatrix& w, const float* x, float* y, ThreadPool& pool);
+
+// Y[t][r] = sum_c W[r][c] * X[t][c] — prefill / batches.
+// x: [n_tokens][ldx] (first cols used), y: [n_tokens][ldy] (first rows written).
+void matmul(const WeightMatrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y,
+            int64_t ldy, ThreadPool& pool);
+
+// Row r of an embedding table (any dequantisable type) as floats. out: [cols].
+void embedding_row(const WeightMatrix& table, int64_t r, float* out);
+
+// ---- small ops, single-threaded and vectorised; all arrays have n elements; y may alias x ----
+// y = x / sqrt(mean(x^2) + eps) * weight   (weight may be null: no scaling)
+void rms_norm(const float* x, const float* weight, float* y, int64_t n, float eps);
+void silu(const float* x, float* y, int64_t n);                      // x * sigmoid(x)
+void sigmoid(const float* x, float* y, int64_t n);
+void softplus(const float* x, float* y, int64_t n);                  // log(1 + e^x), stable
+void swiglu(const float* gate, const float* up, float* y, int64_t n);  // silu(gate) * up
+void softmax(float* x, int64_t n);                                   // in place, stable
+void add(const float* a, const float* b, float* y, int64_t n);
+void mul(const float* a, const float* b, float* y, int64_t n);
+void scale(float* x, float s, int64_t n);
+void axpy(float a, const float* x, float* y, int64_t n);             // y += a * x
+float dot(const float* a, const float* b, int64_t n);
+// NeoX RoPE on n_heads heads of head_dim floats laid out contiguously: within each head only
+// the first rot_dims dims rotate, pairs (i, i + rot_dims/2), angle pos * theta^(-2i/rot_dims).
+void rope_neox(float* x, int64_t n_heads, int64_t head_dim, int64_t rot_dims, int64_t pos,
+               float theta);
+
+}  // namespace hearth::kernels
