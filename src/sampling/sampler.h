@@ -1,0 +1,77 @@
+// Sampler: turns one position's logits into the next token for one sequence. Each sequence
+// owns its sampler and RNG, so a seeded request gives the same tokens whether or not it is
+// batched with others. Order: logit bias -> penalties -> token mask -> (logprobs) ->
+// temperature -> top-k -> softmax -> top-p -> min-p -> draw.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <random>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "base/status.h"
+
+namespace hearth::sampling {
+
+struct SamplingParams {
+  float temperature = 0.8f;  // <= 0: greedy (argmax)
+  int top_k = 40;            // <= 0: disabled
+  float top_p = 0.95f;       // >= 1: disabled
+  float min_p = 0.0f;        // <= 0: disabled; keeps tokens with p >= min_p * p_max
+  // Repetition penalty (llama.cpp / Ollama semantics): over the last repeat_last_n tokens of prompt
+  // and output, positive logits are divided by it and negative ones multiplied. 1 = off.
+  float repeat_penalty = 1.0f;
+  int repeat_last_n = 64;
+  // OpenAI semantics, over the generated tokens only: logit -= presence * [count > 0] + frequency * count.
+  float presence_penalty = 0.0f;
+  float frequency_penalty = 0.0f;
+  std::optional<uint64_t> seed;  // unset: seeded from std::random_device
+  std::vector<std::pair<int32_t, float>> logit_bias;  // (token id, added value); -100 bans in practice
+  int top_logprobs = 0;  // how many alternatives to report per token (0..20)
+};
+
+Status validate(const SamplingParams& params, int32_t n_vocab);
+
+struct TokenLogprob {
+  int32_t token = 0;
+  float logprob = 0.0f;
+};
+
+struct SampledToken {
+  int32_t token = 0;
+  float logprob = 0.0f;             // log-probability under the model's (biased, penalised) distribution
+  std::vector<TokenLogprob> top;    // top_logprobs alternatives, most likely first
+};
+
+// Optional constraint (structured output): returns false for tokens that may not come next.
+using TokenFilter = std::function<bool(int32_t token)>;
+
+class Sampler {
+ public:
+  explicit Sampler(const SamplingParams& params);
+
+  // Remembers prompt tokens (for the repetition penalty window).
+  void add_prompt(std::span<const int32_t> tokens);
+  // Remembers a generated token (penalties and the window).
+  void accept(int32_t token);
+
+  // Chooses the next token. `logits` [n_vocab] is modified in place. With a filter, only tokens
+  // it accepts can be chosen; if it accepts none, the result is an error.
+  Result<SampledToken> sample(float* logits, int32_t n_vocab, const TokenFilter* filter = nullptr);
+
+  const SamplingParams& params() const { return params_; }
+
+ private:
+  void apply_penalties(float* logits, int32_t n_vocab) const;
+
+  SamplingParams params_;
+  std::mt19937_64 rng_;
+  std::vector<int32_t> recent_;                    // [<= repeat_last_n] last prompt+output tokens
+  std::unordered_map<int32_t, int32_t> out_counts_;  // generated token -> count
+  std::vector<std::pair<float, int32_t>> scratch_;  // [n_candidates] (logit or prob, token)
+};
+
+}  // namespace hearth::sampling
