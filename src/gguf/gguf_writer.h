@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,12 @@ class GgufWriter {
   // Errors on duplicate names, bad shapes or a size mismatch.
   Status add_tensor(const std::string& name, DType type, const std::vector<int64_t>& ne,
                     const void* data, size_t n_bytes);
+  // Adds a tensor whose bytes are produced during to_bytes()/write_file() by `fill`, called
+  // once per serialisation with a buffer of exactly n_bytes (so big models never sit in memory
+  // whole). Same validation as add_tensor; a non-ok Status from fill aborts the write.
+  using FillFn = std::function<Status(uint8_t* dst, size_t n_bytes)>;
+  Status add_tensor_lazy(const std::string& name, DType type, const std::vector<int64_t>& ne,
+                         FillFn fill);
 
   // Serialises to memory (tests) or to a file (atomically).
   Result<std::vector<uint8_t>> to_bytes() const;
@@ -42,8 +49,14 @@ class GgufWriter {
     std::string name;
     DType type;
     std::vector<int64_t> ne;
-    std::vector<uint8_t> data;
+    size_t n_bytes = 0;
+    std::vector<uint8_t> data;  // [n_bytes] for add_tensor; empty when `fill` is set
+    FillFn fill;                // add_tensor_lazy
   };
+  Status check_new_tensor(const std::string& name, DType type, const std::vector<int64_t>& ne,
+                          size_t* n_bytes) const;
+  // Streams the whole file through `sink` (header, metadata, infos, padded data).
+  Status serialize(const std::function<Status(const uint8_t*, size_t)>& sink) const;
   uint32_t alignment_;
   std::vector<std::pair<std::string, Value>> metadata_;
   std::vector<PendingTensor> tensors_;
