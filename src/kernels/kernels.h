@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "base/status.h"
 #include "base/thread_pool.h"
 #include "tensor/dtype.h"
 
@@ -40,6 +41,10 @@ struct WeightMatrix {
 // (others: Q4_1, Q5_0, Q5_1, Q2_K, Q3_K through a dequantise-row fallback).
 bool matmul_supported(DType type);
 
+// Ok when matvec/matmul can run on w: supported type, cols a positive multiple of the block size,
+// rows >= 0, data non-null. matvec/matmul on a bad matrix log the error and write NaNs.
+Status check_matrix(const WeightMatrix& w);
+
 // y[r] = sum_c W[r][c] * x[c], r in [0, rows) — decode. x: [cols], y: [rows].
 // Multi-threaded over rows. Activations may be quantised on the fly (Q8_0/Q8_K) for integer
 // dot products; results then differ from the f32 reference within the activation rounding.
@@ -56,19 +61,24 @@ void embedding_row(const WeightMatrix& table, int64_t r, float* out);
 // ---- small ops, single-threaded and vectorised; all arrays have n elements; y may alias x ----
 // y = x / sqrt(mean(x^2) + eps) * weight   (weight may be null: no scaling)
 void rms_norm(const float* x, const float* weight, float* y, int64_t n, float eps);
-void silu(const float* x, float* y, int64_t n);                      // x * sigmoid(x)
+void silu(const float* x, float* y, int64_t n);  // x * sigmoid(x)
 void sigmoid(const float* x, float* y, int64_t n);
-void softplus(const float* x, float* y, int64_t n);                  // log(1 + e^x), stable
+void softplus(const float* x, float* y, int64_t n);                    // log(1 + e^x), stable
 void swiglu(const float* gate, const float* up, float* y, int64_t n);  // silu(gate) * up
-void softmax(float* x, int64_t n);                                   // in place, stable
+void softmax(float* x, int64_t n);                                     // in place, stable
 void add(const float* a, const float* b, float* y, int64_t n);
 void mul(const float* a, const float* b, float* y, int64_t n);
 void scale(float* x, float s, int64_t n);
-void axpy(float a, const float* x, float* y, int64_t n);             // y += a * x
+void axpy(float a, const float* x, float* y, int64_t n);  // y += a * x
 float dot(const float* a, const float* b, int64_t n);
 // NeoX RoPE on n_heads heads of head_dim floats laid out contiguously: within each head only
 // the first rot_dims dims rotate, pairs (i, i + rot_dims/2), angle pos * theta^(-2i/rot_dims).
 void rope_neox(float* x, int64_t n_heads, int64_t head_dim, int64_t rot_dims, int64_t pos,
                float theta);
+
+// Memory-bandwidth probe: the sum of n floats read with many independent accumulators, split
+// over the pool's threads (a streaming read at the machine's load bandwidth; used by benchmarks
+// to put matvec throughput next to what the memory can deliver).
+float sum_probe(const float* x, int64_t n, ThreadPool& pool);
 
 }  // namespace hearth::kernels
