@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# The README's main job (`make run`): shows the CLI and inspects a GGUF file the build generates.
+# The README's main job (`make run`): starts an interactive chat on the built-in demo model (a
+# tiny synthetic Qwen3.5 with random weights, created on first use under ~/.hearth/models).
+# Non-interactive (no terminal on stdin): answers one prompt instead.
 set -euo pipefail
 BUILD=${1:-build}
 BIN=$BUILD/bin/hearth
-$BIN --help
-$BIN gguf info "../shared/testdata/tokenizer/llama.cpp/ggml-vocab-qwen35.gguf" 2>/dev/null || true
+echo "hearth: demo chat (random weights, so the text is noise). /bye or Ctrl-D to exit."
+if [ -t 0 ]; then
+  exec "$BIN" run demo
+else
+  exec "$BIN" run demo "Hello! Who are you?" --max-tokens 32 </dev/null
+fi

@@ -16,6 +16,7 @@ void register_gguf_commands(CLI::App& app);       // cmd_gguf.cpp: gguf info, gg
 void register_kernel_commands(CLI::App& app);     // cmd_kernels.cpp: bench-kernels, cpu-info
 void register_tokenizer_commands(CLI::App& app);  // cmd_tokenizer.cpp: tokenize, detokenize
 void register_chat_commands(CLI::App& app);       // cmd_chat.cpp: render-chat
-void register_model_commands(CLI::App& app);      // cmd_model.cpp: make-test-model, quantize, convert, logits, bench
+void register_model_commands(CLI::App& app);      // cmd_model.cpp: make-test-model, logits
+void register_run_commands(CLI::App& app);        // cmd_run.cpp: run
 
 }  // namespace hearth::cli

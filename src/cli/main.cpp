@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   register_tokenizer_commands(app);
   register_chat_commands(app);
   register_model_commands(app);
+  register_run_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
