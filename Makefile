@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEPS := cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev \
         libpcre2-dev libutf8proc-dev nlohmann-json3-dev libcpp-httplib-dev libcurl4-openssl-dev \
-        libssl-dev libedit-dev
+        libssl-dev libedit-dev python3
 
 .PHONY: deps configure build run test test-asan fuzz bench clean format
 
@@ -32,6 +32,15 @@ test-asan: deps
 	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEARTH_SANITIZE=ON -DHEARTH_BUILD_BENCH=OFF
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS) --timeout 900 -L unit
+
+# libFuzzer target for the GGUF reader (clang). Runs 60 s from the checked-in bad-file corpus.
+fuzz: deps
+	@dpkg -s clang libclang-rt-14-dev >/dev/null 2>&1 || $(SUDO) apt-get install -y -qq clang libclang-rt-14-dev
+	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+	  -DCMAKE_CXX_COMPILER=clang++ -DHEARTH_FUZZ=ON -DHEARTH_BUILD_BENCH=OFF -DHEARTH_BUILD_TESTS=ON
+	cmake --build build-fuzz -j $(JOBS) --target gguf_fuzz
+	mkdir -p build-fuzz/corpus && cp tests/data/gguf_bad/*.gguf build-fuzz/corpus/
+	./build-fuzz/bin/gguf_fuzz build-fuzz/corpus -max_len=8192 -rss_limit_mb=2048 -max_total_time=60
 
 bench: build
 	./$(BUILD)/bin/hearth bench-kernels
