@@ -49,6 +49,15 @@ struct SampledToken {
 // Optional constraint (structured output): returns false for tokens that may not come next.
 using TokenFilter = std::function<bool(int32_t token)>;
 
+// A stateful constraint over the generated tokens (e.g. a JSON-schema automaton): the engine asks
+// allows() for candidates and reports every chosen token through accept().
+class TokenConstraint {
+ public:
+  virtual ~TokenConstraint() = default;
+  virtual bool allows(int32_t token) const = 0;
+  virtual void accept(int32_t token) = 0;
+};
+
 class Sampler {
  public:
   explicit Sampler(const SamplingParams& params);
