@@ -18,5 +18,6 @@ void register_tokenizer_commands(CLI::App& app);  // cmd_tokenizer.cpp: tokenize
 void register_chat_commands(CLI::App& app);       // cmd_chat.cpp: render-chat
 void register_model_commands(CLI::App& app);      // cmd_model.cpp: make-test-model, logits
 void register_run_commands(CLI::App& app);        // cmd_run.cpp: run
+void register_fit_commands(CLI::App& app);        // cmd_fit.cpp: fit
 
 }  // namespace hearth::cli

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   register_chat_commands(app);
   register_model_commands(app);
   register_run_commands(app);
+  register_fit_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,174 @@
+// `hearth fit`: for every Qwen3.5 size and quantisation, the memory one instance needs (weights +
+// KV for the full-attention layers only + recurrent/conv state + compute buffers) at a context and
+// parallelism, whether it fits the RAM given, and a decode-speed estimate from the measured (or
+// given) memory bandwidth. Ranked best-first: fitting models, larger and higher-precision first.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "base/aligned_buffer.h"
+#include "base/thread_pool.h"
+#include "base/timer.h"
+#include "cli/commands.h"
+#include "engine/memory_estimate.h"
+#include "kernels/kernels.h"
+#include "model/synthetic.h"
+
+namespace hearth::cli {
+namespace {
+
+struct FitArgs {
+  std::string ram = "";  // default: this machine's total RAM
+  int64_t ctx = 32768;
+  int parallel = 1;
+  double bandwidth_gbs = 0;  // 0: measure
+  bool json = false;
+};
+
+Result<uint64_t> parse_size(const std::string& s) {
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (end == s.c_str() || v <= 0) return invalid_argument_error("cannot read the size '" + s + "' (e.g. 16G, 512M)");
+  std::string unit(end);
+  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  double mul = 1;
+  if (unit == "" || unit == "G" || unit == "GB" || unit == "GIB") mul = 1024.0 * 1024 * 1024;
+  else if (unit == "M" || unit == "MB" || unit == "MIB") mul = 1024.0 * 1024;
+  else if (unit == "T" || unit == "TB" || unit == "TIB") mul = 1024.0 * 1024 * 1024 * 1024;
+  else return invalid_argument_error("unknown size unit in '" + s + "'");
+  return static_cast<uint64_t>(v * mul);
+}
+
+// Streaming read over 512 MiB with every core: a quick version of bench-kernels' probe.
+double measure_bandwidth_gbs() {
+  ThreadPool pool(0);
+  const int64_t n = (512LL << 20) / 4;
+  AlignedBuffer buf(static_cast<size_t>(n) * 4);
+  float* p = buf.as<float>();
+  pool.parallel_for(n, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) p[i] = 1.0f;
+  });
+  std::vector<double> rates;
+  volatile float sink = 0;
+  for (int r = 0; r < 5; ++r) {
+    Stopwatch sw;
+    sink = sink + kernels::sum_probe(p, n, pool);
+    rates.push_back(static_cast<double>(n) * 4 / sw.elapsed_s() / 1e9);
+  }
+  std::sort(rates.begin(), rates.end());
+  return rates[rates.size() / 2];
+}
+
+struct Quant {
+  const char* name;
+  double bits;  // average bits per weight of a llama.cpp file of this type
+};
+// Averages of llama.cpp files (Q4_K_M mixes Q4_K with Q6_K; ~4.85 bpw as in Ollama's qwen3.5:9b).
+const Quant kQuants[] = {{"bf16", 16.0}, {"q8_0", 8.5}, {"q6_k", 6.56}, {"q4_k_m", 4.85}};
+
+struct Row {
+  std::string name;
+  const char* quant;
+  double bits;
+  uint64_t params;
+  engine::MemoryEstimate mem;
+  bool fits;
+  double tok_s;
+};
+
+void fit_command(const FitArgs& args) {
+  uint64_t ram = 0;
+  if (args.ram.empty()) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    ram = static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
+  } else {
+    auto r = parse_size(args.ram);
+    if (!r.is_ok()) return report_error(r.status());
+    ram = *r;
+  }
+  if (args.ctx < 1 || args.parallel < 1) return report_error(invalid_argument_error("--ctx and --parallel must be positive"));
+  double bw = args.bandwidth_gbs > 0 ? args.bandwidth_gbs : measure_bandwidth_gbs();
+  // Leave room for the OS and other programs, as a user would.
+  const uint64_t reserve = std::min<uint64_t>(ram / 8, 2ULL << 30);
+  const uint64_t usable = ram - reserve;
+
+  struct Size {
+    model::Arch arch;
+    const char* size;
+  };
+  const Size sizes[] = {{model::Arch::kQwen35, "0.8b"}, {model::Arch::kQwen35, "2b"},  {model::Arch::kQwen35, "4b"},
+                        {model::Arch::kQwen35, "9b"},   {model::Arch::kQwen35, "27b"}, {model::Arch::kQwen35Moe, "35b-a3b"}};
+  std::vector<Row> rows;
+  for (const auto& s : sizes) {
+    bool tied = false;
+    auto hp = model::synthetic_hparams(s.arch, s.size, &tied);
+    if (!hp.is_ok()) return report_error(hp.status());
+    hp->n_vocab = 248320;
+    auto params = engine::count_params(*hp, tied);
+    for (const auto& q : kQuants) {
+      Row r;
+      r.name = std::string("qwen3.5:") + s.size;
+      r.quant = q.name;
+      r.bits = q.bits;
+      r.params = params.total;
+      r.mem = engine::estimate_memory(*hp, 0, q.bits, tied, args.ctx, args.parallel);
+      r.fits = r.mem.total() <= usable;
+      // Decode reads the active weights plus, on average, half the KV cache of each sequence.
+      double per_token = static_cast<double>(r.mem.bytes_per_token) + 0.5 * static_cast<double>(r.mem.kv_cache) / args.parallel;
+      r.tok_s = bw * 1e9 / per_token;
+      rows.push_back(r);
+    }
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    if (a.fits != b.fits) return a.fits;
+    if (a.params != b.params) return a.params > b.params;
+    return a.bits > b.bits;
+  });
+  if (args.json) {
+    std::printf("{\"ram_bytes\":%llu,\"usable_bytes\":%llu,\"bandwidth_gbs\":%.2f,\"context\":%lld,\"parallel\":%d,\"models\":[",
+                static_cast<unsigned long long>(ram), static_cast<unsigned long long>(usable), bw,
+                static_cast<long long>(args.ctx), args.parallel);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const Row& r = rows[i];
+      std::printf("%s{\"name\":\"%s\",\"quantization\":\"%s\",\"params\":%llu,\"weights_bytes\":%llu,\"kv_bytes\":%llu,"
+                  "\"state_bytes\":%llu,\"compute_bytes\":%llu,\"total_bytes\":%llu,\"fits\":%s,\"decode_tok_s\":%.1f}",
+                  i ? "," : "", r.name.c_str(), r.quant, static_cast<unsigned long long>(r.params),
+                  static_cast<unsigned long long>(r.mem.weights), static_cast<unsigned long long>(r.mem.kv_cache),
+                  static_cast<unsigned long long>(r.mem.recurrent_state), static_cast<unsigned long long>(r.mem.compute),
+                  static_cast<unsigned long long>(r.mem.total()), r.fits ? "true" : "false", r.tok_s);
+    }
+    std::printf("]}\n");
+    return;
+  }
+  std::printf("RAM %s (usable %s), context %lld x %d sequence(s), bandwidth %.1f GB/s%s\n\n",
+              engine::format_bytes(ram).c_str(), engine::format_bytes(usable).c_str(), static_cast<long long>(args.ctx),
+              args.parallel, bw, args.bandwidth_gbs > 0 ? " (given)" : " (measured)");
+  std::printf("%-18s %-7s %7s %11s %11s %10s %11s %5s %9s\n", "MODEL", "QUANT", "PARAMS", "WEIGHTS", "KV CACHE",
+              "STATE", "TOTAL", "FITS", "DECODE");
+  for (const Row& r : rows) {
+    std::printf("%-18s %-7s %6.1fB %11s %11s %10s %11s %5s %6.1f t/s\n", r.name.c_str(), r.quant,
+                static_cast<double>(r.params) / 1e9, engine::format_bytes(r.mem.weights).c_str(),
+                engine::format_bytes(r.mem.kv_cache).c_str(), engine::format_bytes(r.mem.recurrent_state).c_str(),
+                engine::format_bytes(r.mem.total()).c_str(), r.fits ? "yes" : "no", r.tok_s);
+  }
+  std::printf("\nKV cache counts only the full-attention layers (1 in 4); DeltaNet layers keep a fixed state.\n"
+              "Decode speed is an upper bound from memory bandwidth (weights read once per token).\n");
+}
+
+}  // namespace
+
+void register_fit_commands(CLI::App& app) {
+  auto args = std::make_shared<FitArgs>();
+  CLI::App* fit = app.add_subcommand("fit", "which Qwen3.5 sizes and quantisations fit this machine, and how fast");
+  fit->add_option("--ram", args->ram, "memory to plan for, e.g. 16G (default: this machine's RAM)");
+  fit->add_option("--ctx", args->ctx, "context length per sequence")->capture_default_str();
+  fit->add_option("--parallel", args->parallel, "sequences served at once")->capture_default_str();
+  fit->add_option("--bandwidth", args->bandwidth_gbs, "memory bandwidth in GB/s (default: measured)");
+  fit->add_flag("--json", args->json, "machine-readable output");
+  fit->callback([args] { fit_command(*args); });
+}
+
+}  // namespace hearth::cli

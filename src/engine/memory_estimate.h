@@ -1,0 +1,37 @@
+// Memory and speed estimates for a Qwen3.5 model instance (anchors §6.2): weights, KV cache of the
+// full-attention layers only, per-sequence recurrent + conv state, compute buffers, and the
+// prefix-cache budget; decode speed from bytes read per token over a memory bandwidth.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "model/hparams.h"
+
+namespace hearth::engine {
+
+struct MemoryEstimate {
+  uint64_t weights = 0;         // bytes of the weight tensors
+  uint64_t kv_cache = 0;        // all sequences at full context (f16 K and V, attention layers)
+  uint64_t recurrent_state = 0; // all sequences: delta-rule state + conv state (f32)
+  uint64_t compute = 0;         // activations of one step + logits
+  uint64_t total() const { return weights + kv_cache + recurrent_state + compute; }
+  uint64_t bytes_per_token = 0; // weights read per decoded token (active experts only for MoE)
+};
+
+// hp: the model's hyper-parameters (n_vocab set). weight_bytes: from the file when known, else 0
+// to compute from the shapes at `bits_per_weight`.
+MemoryEstimate estimate_memory(const model::HParams& hp, uint64_t weight_bytes, double bits_per_weight,
+                               bool tied_output, int64_t context, int n_sequences, int64_t step_tokens = 512);
+
+// Parameters of the model (all experts) and those active per token.
+struct ParamCount {
+  uint64_t total = 0;
+  uint64_t active = 0;
+};
+ParamCount count_params(const model::HParams& hp, bool tied_output);
+
+// Human-readable bytes: "5.48 GiB".
+std::string format_bytes(uint64_t bytes);
+
+}  // namespace hearth::engine
