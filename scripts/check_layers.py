@@ -11,17 +11,19 @@ ALLOWED = {
     "tensor": {"base"},
     "gguf": {"tensor", "base"},
     "kernels": {"tensor", "base"},
+    "store": {"gguf", "tensor", "base"},
     "model": {"kernels", "gguf", "tensor", "base"},
+    "convert": {"model", "kernels", "gguf", "tensor", "base"},
     "tokenizer": {"gguf", "tensor", "base"},
     "chat": {"base"},
     "sampling": {"base"},
-    "engine": {"model", "tokenizer", "sampling", "chat", "kernels", "gguf", "tensor", "base"},
-    "api": {"engine", "model", "tokenizer", "sampling", "chat", "kernels", "gguf", "tensor", "base"},
-    "server": {"api", "engine", "model", "tokenizer", "sampling", "chat", "kernels", "gguf", "tensor", "base"},
-    "cli": {"server", "api", "engine", "model", "tokenizer", "sampling", "chat", "kernels", "gguf", "tensor",
+    "engine": {"convert", "model", "tokenizer", "sampling", "chat", "kernels", "gguf", "tensor", "base"},
+    "api": {"store", "engine", "convert", "model", "tokenizer", "sampling", "chat", "kernels", "gguf", "tensor", "base"},
+    "server": {"store", "api", "engine", "convert", "model", "tokenizer", "sampling", "chat", "kernels", "gguf", "tensor", "base"},
+    "cli": {"store", "server", "api", "engine", "convert", "model", "tokenizer", "sampling", "chat", "kernels", "gguf", "tensor",
             "base"},
 }
-BELOW_API = {"base", "tensor", "gguf", "kernels", "model", "tokenizer", "chat", "sampling", "engine"}
+BELOW_API = {"base", "tensor", "gguf", "store", "kernels", "model", "convert", "tokenizer", "chat", "sampling", "engine"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]')
 INTRINSICS = re.compile(r'(immintrin|x86intrin|arm_neon|emmintrin|xmmintrin|avx\w*intrin)\.h')
 

@@ -3,6 +3,8 @@
 
 #include "base/cpu_features.h"
 
+#include <chrono>
+
 namespace hearth {
 namespace {
 
@@ -14,9 +16,18 @@ inline void cpu_relax() {
 #endif
 }
 
-// About a millisecond of spinning before a worker sleeps: long enough to cover the gap between
-// ops within a token, short enough that an idle server does not burn a core.
-constexpr int kSpinIterations = 20000;
+// Waiting has three phases: a short busy spin (the next op usually arrives within microseconds),
+// then yielding the core (when the machine is oversubscribed, a descheduled peer gets to run
+// instead of us burning its time slice), then, after ~2 ms without work, sleeping on the condition
+// variable so an idle server costs nothing.
+constexpr int kSpinIterations = 2000;
+constexpr int64_t kYieldNanos = 2'000'000;
+
+int64_t monotonic_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace
 
@@ -43,9 +54,13 @@ void ThreadPool::worker_loop(int ith) {
   for (;;) {
     uint64_t gen;
     int spins = 0;
+    int64_t yield_start = 0;
     while ((gen = generation_.load(std::memory_order_acquire)) == seen) {
       if (++spins < kSpinIterations) {
         cpu_relax();
+      } else if (yield_start == 0 || monotonic_ns() - yield_start < kYieldNanos) {
+        if (yield_start == 0) yield_start = monotonic_ns();
+        std::this_thread::yield();
       } else {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
@@ -71,7 +86,13 @@ void ThreadPool::run(FunctionRef<void(int, int)> fn) {
   }
   wake_.notify_all();
   fn(0, n_threads_);
-  while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
+  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins < kSpinIterations) {
+      cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
   task_ = nullptr;
 }
 
@@ -101,7 +122,13 @@ void ThreadPool::barrier() {
     barrier_count_.store(0, std::memory_order_relaxed);
     barrier_sense_.store(sense ^ 1, std::memory_order_release);
   } else {
-    while (barrier_sense_.load(std::memory_order_acquire) == sense) cpu_relax();
+    for (int spins = 0; barrier_sense_.load(std::memory_order_acquire) == sense; ++spins) {
+      if (spins < kSpinIterations) {
+        cpu_relax();
+      } else {
+        std::this_thread::yield();
+      }
+    }
   }
 }
 

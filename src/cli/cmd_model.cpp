@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/mapped_file.h"
 #include "base/thread_pool.h"
+#include "chat/chat_template.h"
 #include "cli/commands.h"
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
@@ -193,9 +194,13 @@ Status make_test_model(const MakeArgs& a) {
       HEARTH_ASSIGN_OR_RETURN(vocab, vocab_from_gguf(vpath));
     } else {
       HEARTH_ASSIGN_OR_RETURN(vocab, vocab_from_tokenizer_json(vpath));
+      // A Qwen3.5-shaped model carries the Qwen3.5 template, as real Qwen3.5 GGUFs do (the
+      // default vocabulary is Qwen3's, whose tokenizer_config holds Qwen3's template).
+      vocab.chat_template = std::string(chat::qwen35_template_text());
     }
     vocab.pre = "qwen35";
   }
+  if (vocab.chat_template.empty()) vocab.chat_template = std::string(chat::qwen35_template_text());
   ThreadPool pool(a.threads);
   gguf::GgufWriter writer;
   HEARTH_RETURN_IF_ERROR(model::build_synthetic_model(opt, vocab, writer, pool));

@@ -2,6 +2,7 @@
 // interactive chat with line editing, /commands, streaming output, dimmed reasoning, and Ctrl-C
 // cancelling the answer in progress (not the session).
 #include <editline/readline.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -19,6 +20,8 @@
 #include "chat/output_parser.h"
 #include "cli/commands.h"
 #include "engine/loaded_model.h"
+#include "store/model_store.h"
+#include "store/model_name.h"
 
 namespace hearth::cli {
 namespace {
@@ -41,52 +44,46 @@ struct RunArgs {
   bool cpu = false;
 };
 
-std::string models_dir() {
-  if (const char* env = std::getenv("HEARTH_MODELS"); env && *env) return env;
-  const char* home = std::getenv("HOME");
-  return std::string(home && *home ? home : ".") + "/.hearth/models";
-}
-
-Status make_dirs(const std::string& path) {
-  std::string cur;
-  std::stringstream ss(path);
-  std::string part;
-  if (!path.empty() && path[0] == '/') cur = "/";
-  while (std::getline(ss, part, '/')) {
-    if (part.empty()) continue;
-    cur += part + "/";
-    if (mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
-      return io_error("cannot create folder '" + cur + "': " + std::strerror(errno));
-  }
-  return Status::ok();
-}
-
-// The demo model: a tiny synthetic Qwen3.5 with random weights, made on first use.
-Result<std::string> ensure_demo_model() {
-  std::string dir = models_dir() + "/demo";
-  std::string path = dir + "/demo.gguf";
-  struct stat st;
-  if (stat(path.c_str(), &st) == 0) return path;
-  HEARTH_RETURN_IF_ERROR(make_dirs(dir));
-  std::fprintf(stderr, "creating the demo model (tiny synthetic Qwen3.5, random weights) at %s\n", path.c_str());
+// The demo model: a tiny synthetic Qwen3.5 with random weights, made on first use and registered
+// in the store as `demo`.
+Result<std::string> ensure_demo_model(store::ModelStore& models) {
+  auto demo_name = store::parse_model_name("demo");
+  if (!demo_name.is_ok()) return demo_name.status();
+  if (auto entry = models.resolve(*demo_name); entry.is_ok()) return entry->gguf_path;
+  char tmpl[] = "/tmp/hearth-demo-XXXXXX";
+  int fd = mkstemp(tmpl);
+  if (fd < 0) return io_error("cannot create a temporary file for the demo model");
+  close(fd);
+  std::string tmp = std::string(tmpl) + ".gguf";
+  std::fprintf(stderr, "creating the demo model (tiny synthetic Qwen3.5, random weights)...\n");
   pid_t pid = fork();
   if (pid < 0) return io_error("fork failed");
   if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0) dup2(devnull, STDOUT_FILENO);
     execl("/proc/self/exe", "hearth", "make-test-model", "--arch", "qwen35", "--size", "tiny", "--type",
-          "q8_0", "--seed", "1", "--out", path.c_str(), static_cast<char*>(nullptr));
+          "q8_0", "--seed", "1", "--out", tmp.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   int status = 0;
   waitpid(pid, &status, 0);
+  unlink(tmpl);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return internal_error("creating the demo model failed");
-  return path;
+  auto entry = models.import_gguf(tmp, *demo_name);
+  unlink(tmp.c_str());
+  if (!entry.is_ok()) return entry.status();
+  return entry->gguf_path;
 }
 
 Result<std::string> resolve_model(const std::string& name) {
-  struct stat st;
-  if (stat(name.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return name;
-  if (name == "demo") return ensure_demo_model();
-  return not_found_error("model '" + name + "' not found (give a path to a .gguf file, or 'demo')");
+  store::ModelStore models(store::ModelStore::default_root());
+  if (name == "demo") return ensure_demo_model(models);
+  HEARTH_ASSIGN_OR_RETURN(store::ModelName parsed, store::parse_model_name(name));
+  auto entry = models.resolve(parsed);
+  if (entry.is_ok()) return entry->gguf_path;
+  if (entry.status().code() == ErrorCode::kNotFound && parsed.kind != store::ModelName::Kind::kLocalFile)
+    return not_found_error("model '" + name + "' is not in the store; get it with: hearth pull " + name);
+  return entry.status();
 }
 
 bool stdout_is_tty() { return isatty(STDOUT_FILENO) != 0; }

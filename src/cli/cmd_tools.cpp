@@ -19,6 +19,7 @@
 #include "cli/commands.h"
 #include "convert/convert.h"
 #include "convert/quantize.h"
+#include "kernels/kernels.h"
 #include "model/model.h"
 #include "model/synthetic.h"
 
@@ -96,33 +97,20 @@ double median(std::vector<double> v) {
   return n == 0 ? 0.0 : (n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]));
 }
 
-// Streaming-read bandwidth of this machine with `pool`'s threads: best of a few passes over a
-// buffer much larger than the caches.
+// Streaming-read bandwidth of this machine with `pool`'s threads (the kernels' SIMD probe):
+// best of a few passes over a buffer much larger than the caches.
 double probe_read_bandwidth(ThreadPool& pool) {
-  const size_t n = size_t{512} << 20 >> 3;  // 512 MiB of uint64
-  std::vector<uint64_t> buf(n);
-  pool.parallel_for(static_cast<int64_t>(n), [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) buf[i] = static_cast<uint64_t>(i);
+  const int64_t n = int64_t{512} << 20 >> 2;  // 512 MiB of floats
+  std::vector<float> buf(static_cast<size_t>(n));
+  pool.parallel_for(n, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) buf[i] = static_cast<float>(i & 1023);
   });
   double best = 0;
-  std::vector<uint64_t> sums(static_cast<size_t>(pool.size()) * 8);
-  for (int pass = 0; pass < 4; ++pass) {
+  volatile float sink = 0;
+  for (int pass = 0; pass < 5; ++pass) {
     Stopwatch sw;
-    pool.run([&](int ith, int nth) {
-      int64_t b, e;
-      ThreadPool::split(static_cast<int64_t>(n), ith, nth, 64, &b, &e);
-      uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      int64_t i = b;
-      for (; i + 4 <= e; i += 4) {
-        s0 += buf[i];
-        s1 += buf[i + 1];
-        s2 += buf[i + 2];
-        s3 += buf[i + 3];
-      }
-      for (; i < e; ++i) s0 += buf[i];
-      sums[static_cast<size_t>(ith) * 8] = s0 + s1 + s2 + s3;
-    });
-    best = std::max(best, static_cast<double>(n * 8) / sw.elapsed_s() * 1e-9);
+    sink = sink + kernels::sum_probe(buf.data(), n, pool);
+    best = std::max(best, static_cast<double>(n) * sizeof(float) / sw.elapsed_s() * 1e-9);
   }
   return best;
 }

@@ -17,7 +17,9 @@ void register_kernel_commands(CLI::App& app);     // cmd_kernels.cpp: bench-kern
 void register_tokenizer_commands(CLI::App& app);  // cmd_tokenizer.cpp: tokenize, detokenize
 void register_chat_commands(CLI::App& app);       // cmd_chat.cpp: render-chat
 void register_model_commands(CLI::App& app);      // cmd_model.cpp: make-test-model, logits
+void register_tool_commands(CLI::App& app);       // cmd_tools.cpp: quantize, convert, bench
 void register_run_commands(CLI::App& app);        // cmd_run.cpp: run
 void register_fit_commands(CLI::App& app);        // cmd_fit.cpp: fit
+void register_store_commands(CLI::App& app);      // cmd_store.cpp: pull, import, list/ls, show, rm
 
 }  // namespace hearth::cli

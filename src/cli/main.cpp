@@ -28,8 +28,10 @@ int main(int argc, char** argv) {
   register_tokenizer_commands(app);
   register_chat_commands(app);
   register_model_commands(app);
+  register_tool_commands(app);
   register_run_commands(app);
   register_fit_commands(app);
+  register_store_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

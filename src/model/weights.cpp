@@ -1,0 +1,178 @@
+// Tensor binding with shape/type validation for Qwen3.5 GGUF files (names of §8.3).
+#include "model/weights.h"
+
+#include "tensor/quant.h"
+
+namespace hearth::model {
+
+std::string shape_string(const std::vector<int64_t>& ne) {
+  std::string s = "[";
+  for (size_t i = 0; i < ne.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(ne[i]);
+  }
+  return s + "]";
+}
+
+Result<const gguf::TensorInfo*> TensorBinder::find(const std::string& name,
+                                                   std::vector<int64_t> expect) const {
+  const gguf::TensorInfo* t = file_.find_tensor(name);
+  if (!t) return not_found_error(str_format("tensor '%s' is missing", name.c_str()));
+  // Trailing 1s are insignificant ([D] and [D, 1] are the same tensor).
+  bool match = true;
+  for (int d = 0; d < 4; ++d) {
+    int64_t want = d < static_cast<int>(expect.size()) ? expect[d] : 1;
+    if (t->ne[d] != want) match = false;
+  }
+  if (!match) {
+    std::vector<int64_t> found(t->ne, t->ne + std::max(1, t->n_dims));
+    return corrupt_data_error(str_format("tensor '%s' has shape %s, expected %s", name.c_str(),
+                                         shape_string(found).c_str(),
+                                         shape_string(expect).c_str()));
+  }
+  if (!can_dequantize(t->type)) {
+    return unsupported_error(
+        str_format("tensor '%s' has unsupported type %s", name.c_str(), dtype_name(t->type)));
+  }
+  return t;
+}
+
+Result<kernels::WeightMatrix> TensorBinder::matrix(const std::string& name, int64_t cols,
+                                                   int64_t rows) const {
+  HEARTH_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, find(name, {cols, rows}));
+  if (!kernels::matmul_supported(t->type)) {
+    return unsupported_error(str_format("tensor '%s': type %s is not supported for matrix products",
+                                        name.c_str(), dtype_name(t->type)));
+  }
+  kernels::WeightMatrix w;
+  w.type = t->type;
+  w.rows = rows;
+  w.cols = cols;
+  w.data = t->data;
+  return w;
+}
+
+Result<kernels::WeightMatrix> TensorBinder::table(const std::string& name, int64_t cols,
+                                                  int64_t rows) const {
+  HEARTH_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, find(name, {cols, rows}));
+  kernels::WeightMatrix w;
+  w.type = t->type;
+  w.rows = rows;
+  w.cols = cols;
+  w.data = t->data;
+  return w;
+}
+
+Result<ExpertStack> TensorBinder::stack(const std::string& name, int64_t cols, int64_t rows,
+                                        int64_t n) const {
+  HEARTH_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, find(name, {cols, rows, n}));
+  if (!kernels::matmul_supported(t->type)) {
+    return unsupported_error(str_format("tensor '%s': type %s is not supported for matrix products",
+                                        name.c_str(), dtype_name(t->type)));
+  }
+  ExpertStack s;
+  s.first.type = t->type;
+  s.first.rows = rows;
+  s.first.cols = cols;
+  s.first.data = t->data;
+  s.expert_stride = row_bytes(t->type, cols) * static_cast<size_t>(rows);
+  return s;
+}
+
+Result<std::vector<float>> TensorBinder::dense(const std::string& name, int64_t cols,
+                                               int64_t rows) const {
+  HEARTH_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, find(name, {cols, rows}));
+  std::vector<float> out(static_cast<size_t>(cols * rows));
+  const size_t stride = row_bytes(t->type, cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    HEARTH_RETURN_IF_ERROR(
+        dequantize_row(t->type, t->data + r * stride, out.data() + r * cols, cols));
+  }
+  return out;
+}
+
+Result<std::vector<float>> TensorBinder::vector(const std::string& name, int64_t n) const {
+  return dense(name, n, 1);
+}
+
+std::string blk(int64_t i, const char* suffix) {
+  return "blk." + std::to_string(i) + "." + suffix;
+}
+
+namespace {
+
+Status bind_gdn(const TensorBinder& b, const HParams& hp, int64_t i, GdnWeights& g) {
+  const int64_t D = hp.n_embd, Hv = hp.ssm_v_heads;
+  HEARTH_ASSIGN_OR_RETURN(g.qkv, b.matrix(blk(i, "attn_qkv.weight"), D, hp.conv_dim()));
+  HEARTH_ASSIGN_OR_RETURN(g.gate, b.matrix(blk(i, "attn_gate.weight"), D, hp.value_dim()));
+  HEARTH_ASSIGN_OR_RETURN(g.beta, b.matrix(blk(i, "ssm_beta.weight"), D, Hv));
+  HEARTH_ASSIGN_OR_RETURN(g.alpha, b.matrix(blk(i, "ssm_alpha.weight"), D, Hv));
+  HEARTH_ASSIGN_OR_RETURN(g.conv,
+                          b.dense(blk(i, "ssm_conv1d.weight"), hp.conv_kernel, hp.conv_dim()));
+  HEARTH_ASSIGN_OR_RETURN(g.dt_bias, b.vector(blk(i, "ssm_dt.bias"), Hv));
+  HEARTH_ASSIGN_OR_RETURN(g.a, b.vector(blk(i, "ssm_a"), Hv));
+  HEARTH_ASSIGN_OR_RETURN(g.norm, b.vector(blk(i, "ssm_norm.weight"), hp.ssm_v_dim));
+  HEARTH_ASSIGN_OR_RETURN(g.out, b.matrix(blk(i, "ssm_out.weight"), hp.value_dim(), D));
+  return Status::ok();
+}
+
+Status bind_attention(const TensorBinder& b, const HParams& hp, int64_t i, AttentionWeights& a) {
+  const int64_t D = hp.n_embd, dh = hp.head_dim;
+  // A fused q|k|v projection shares its name with the GDN input projection; only call it fused
+  // when its width says so (otherwise the schedule and the tensors disagree: report attn_q).
+  const gguf::TensorInfo* fused = b.info(blk(i, "attn_qkv.weight"));
+  if (!b.has(blk(i, "attn_q.weight")) && fused &&
+      fused->ne[1] == (hp.n_head * 2 + 2 * hp.n_head_kv) * dh) {
+    return unsupported_error(str_format(
+        "layer %lld: fused full-attention 'attn_qkv' is not supported", static_cast<long long>(i)));
+  }
+  HEARTH_ASSIGN_OR_RETURN(a.q, b.matrix(blk(i, "attn_q.weight"), D, hp.n_head * 2 * dh));
+  HEARTH_ASSIGN_OR_RETURN(a.k, b.matrix(blk(i, "attn_k.weight"), D, hp.n_head_kv * dh));
+  HEARTH_ASSIGN_OR_RETURN(a.v, b.matrix(blk(i, "attn_v.weight"), D, hp.n_head_kv * dh));
+  HEARTH_ASSIGN_OR_RETURN(a.out, b.matrix(blk(i, "attn_output.weight"), hp.n_head * dh, D));
+  HEARTH_ASSIGN_OR_RETURN(a.q_norm, b.vector(blk(i, "attn_q_norm.weight"), dh));
+  HEARTH_ASSIGN_OR_RETURN(a.k_norm, b.vector(blk(i, "attn_k_norm.weight"), dh));
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<ModelWeights> bind_weights(const gguf::GgufFile& file, const HParams& hp) {
+  TensorBinder b(file);
+  ModelWeights w;
+  const int64_t D = hp.n_embd;
+  HEARTH_ASSIGN_OR_RETURN(w.token_embd, b.table("token_embd.weight", D, hp.n_vocab));
+  HEARTH_ASSIGN_OR_RETURN(w.output_norm, b.vector("output_norm.weight", D));
+  if (b.has("output.weight")) {
+    HEARTH_ASSIGN_OR_RETURN(w.output, b.matrix("output.weight", D, hp.n_vocab));
+  } else {
+    if (!kernels::matmul_supported(w.token_embd.type)) {
+      return unsupported_error(
+          str_format("tied output head: token_embd type %s is not supported for matrix products",
+                     dtype_name(w.token_embd.type)));
+    }
+    w.output = w.token_embd;
+    w.tied_output = true;
+  }
+  w.layers.resize(hp.n_layer);
+  for (int64_t i = 0; i < hp.n_layer; ++i) {
+    LayerWeights& lw = w.layers[i];
+    lw.recurrent = hp.is_recurrent[i];
+    HEARTH_ASSIGN_OR_RETURN(lw.attn_norm, b.vector(blk(i, "attn_norm.weight"), D));
+    HEARTH_ASSIGN_OR_RETURN(lw.post_attn_norm, b.vector(blk(i, "post_attention_norm.weight"), D));
+    if (lw.recurrent) {
+      HEARTH_RETURN_IF_ERROR(bind_gdn(b, hp, i, lw.gdn));
+    } else {
+      HEARTH_RETURN_IF_ERROR(bind_attention(b, hp, i, lw.attn));
+    }
+    if (hp.arch == Arch::kQwen35) {
+      HEARTH_RETURN_IF_ERROR(bind_dense_ffn(b, hp, i, lw));
+    } else {
+      HEARTH_RETURN_IF_ERROR(bind_moe_ffn(b, hp, i, lw));
+    }
+  }
+  // Blocks >= n_layer (MTP / nextn) are deliberately not bound: they may be absent or partial.
+  return w;
+}
+
+}  // namespace hearth::model
