@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -16,6 +17,7 @@
 #include "base/aligned_buffer.h"
 #include "base/thread_pool.h"
 #include "base/timer.h"
+#include "cli/bench_engine.h"
 #include "cli/commands.h"
 #include "convert/convert.h"
 #include "convert/quantize.h"
@@ -89,6 +91,8 @@ struct BenchArgs {
   std::string model;
   int n_prompt = 512, n_gen = 128, threads = 2, reps = 3;
   bool json = false;
+  int parallel = 0;       // > 0: also aggregate decode of this many concurrent streams
+  int64_t reuse_ctx = 0;  // > 0: also follow-up-turn TTFT after a conversation this long
 };
 
 double median(std::vector<double> v) {
@@ -212,6 +216,16 @@ Status run_bench(const BenchArgs& a) {
     HEARTH_RETURN_IF_ERROR(measure("pp" + std::to_string(a.n_prompt), a.n_prompt, false));
   if (a.n_gen > 0) HEARTH_RETURN_IF_ERROR(measure("tg" + std::to_string(a.n_gen), a.n_gen, true));
   const double probe = probe_read_bandwidth(pool);
+  std::optional<ParallelBenchResult> par;
+  std::optional<ReuseBenchResult> reuse;
+  if (a.parallel > 0) {
+    HEARTH_ASSIGN_OR_RETURN(ParallelBenchResult r, bench_parallel(a.model, a.parallel, a.n_gen > 1 ? a.n_gen : 32, a.threads));
+    par = r;
+  }
+  if (a.reuse_ctx > 0) {
+    HEARTH_ASSIGN_OR_RETURN(ReuseBenchResult r, bench_prefix_reuse(a.model, a.reuse_ctx, a.threads));
+    reuse = r;
+  }
 
   if (a.json) {
     nlohmann::json out = nlohmann::json::array();
@@ -233,6 +247,28 @@ Status run_bench(const BenchArgs& a) {
       j["probe_read_gbps"] = probe;
       out.push_back(j);
     }
+    if (par) {
+      nlohmann::json j;
+      j["model"] = label;
+      j["test"] = "parallel" + std::to_string(par->streams);
+      j["n_threads"] = a.threads;
+      j["streams"] = par->streams;
+      j["aggregate_ts"] = par->aggregate_tok_s;
+      j["single_stream_ts"] = par->single_tok_s;
+      j["speedup"] = par->speedup;
+      out.push_back(j);
+    }
+    if (reuse) {
+      nlohmann::json j;
+      j["model"] = label;
+      j["test"] = "prefix_reuse" + std::to_string(reuse->context_tokens);
+      j["n_threads"] = a.threads;
+      j["context_tokens"] = reuse->context_tokens;
+      j["cached_tokens"] = reuse->cached_tokens;
+      j["ttft_cold_s"] = reuse->cold_ttft_s;
+      j["ttft_reuse_s"] = reuse->warm_ttft_s;
+      out.push_back(j);
+    }
     std::printf("%s\n", out.dump(2).c_str());
     return Status::ok();
   }
@@ -250,6 +286,14 @@ Status run_bench(const BenchArgs& a) {
                 static_cast<double>(size_bytes) / (1ull << 30),
                 static_cast<double>(n_params) * 1e-9, a.threads, r.test.c_str(), ts, gb);
   }
+  if (par)
+    std::printf("\nparallel: %d streams, aggregate decode %.2f t/s vs %.2f t/s for one stream (%.2fx)\n",
+                par->streams, par->aggregate_tok_s, par->single_tok_s, par->speedup);
+  if (reuse)
+    std::printf("prefix reuse: follow-up turn after %lld tokens: time to first token %.3f s with reuse "
+                "(%lld tokens from cache) vs %.3f s recomputed\n",
+                static_cast<long long>(reuse->context_tokens), reuse->warm_ttft_s,
+                static_cast<long long>(reuse->cached_tokens), reuse->cold_ttft_s);
   return Status::ok();
 }
 
@@ -291,6 +335,10 @@ void register_tool_commands(CLI::App& app) {
   bc->add_option("-r,--repetitions", b->reps, "repetitions (median reported)")
       ->capture_default_str();
   bc->add_flag("--json", b->json, "print JSON instead of a table");
+  bc->add_option("--parallel", b->parallel, "also measure aggregate decode of N concurrent streams");
+  bc->add_option("--reuse-ctx", b->reuse_ctx,
+                 "also measure time to first token of a follow-up turn after N tokens, with and "
+                 "without prefix reuse");
   bc->callback([b] {
     Status s = run_bench(*b);
     if (!s.is_ok()) report_error(s);
