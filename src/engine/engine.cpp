@@ -5,8 +5,11 @@
 #include <algorithm>
 #include <cstring>
 
+#include <unistd.h>
+
 #include "base/log.h"
 #include "base/thread_pool.h"
+#include "engine/memory_estimate.h"
 #include "engine/prefix_cache.h"
 #include "engine/stop_matcher.h"
 
@@ -61,6 +64,7 @@ struct Engine::Sequence {
   std::vector<int32_t> generated;     // sampled tokens
   int32_t next_token = -1;            // sampled, not yet fed to the model
   int64_t max_tokens = 0;
+  uint64_t reserved_bytes = 0;        // state memory held against the budget
   bool finished = false;
   std::string stop_matched;           // the stop string that ended it, if any
   Usage usage;
@@ -91,6 +95,11 @@ Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const model::Mode
     return invalid_argument_error(str_format("tokenizer has %d tokens but the model only %lld rows",
                                              tokenizer->vocab_size(),
                                              static_cast<long long>(model->n_vocab())));
+  if (opt.state_memory_budget == 0) {
+    long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    uint64_t avail = pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : (8ULL << 30);
+    opt.state_memory_budget = avail / 4 * 3;
+  }
   std::unique_ptr<Engine> engine(new Engine(std::move(model), std::move(tokenizer), opt));
   engine->cache_ = std::make_unique<PrefixCache>(opt.prefix_cache_bytes);
   engine->thread_ = std::thread([e = engine.get()] { e->run(); });
@@ -165,6 +174,26 @@ void Engine::admit_waiting() {
                  waiting_.end());
 
   while (!waiting_.empty() && static_cast<int>(running_.size()) < options_.max_sequences) {
+    // Reserve the state this sequence can grow to; wait while others hold it, fail when it could
+    // never fit.
+    Sequence& next = *waiting_.front();
+    const auto& hp = model_->hparams();
+    const int64_t tokens = static_cast<int64_t>(next.request.prompt.size()) + next.max_tokens;
+    auto est = estimate_memory(hp, 1, 0, false, std::min(tokens, options_.context_length), 1, 0);
+    const uint64_t need = est.kv_cache + est.recurrent_state;
+    if (need > options_.state_memory_budget) {
+      finish(next, FinishReason::kError,
+             resource_exhausted_error(str_format(
+                 "the request needs %s of KV cache and recurrent state (%lld tokens) but the engine's "
+                 "budget is %s; lower max_tokens or the prompt",
+                 format_bytes(need).c_str(), static_cast<long long>(tokens),
+                 format_bytes(options_.state_memory_budget).c_str())));
+      waiting_.pop_front();
+      continue;
+    }
+    if (reserved_ + need > options_.state_memory_budget && !running_.empty()) break;
+    next.reserved_bytes = need;
+    reserved_ += need;
     auto seq = std::move(waiting_.front());
     waiting_.pop_front();
     const auto& prompt = seq->request.prompt;
@@ -197,7 +226,7 @@ void Engine::run() {
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || !incoming_.empty() || !running_.empty(); });
+      wake_.wait(lock, [&] { return stop_ || !incoming_.empty() || !running_.empty() || !waiting_.empty(); });
       if (stop_) break;
     }
     admit_waiting();
@@ -384,6 +413,8 @@ void Engine::finish(Sequence& seq, FinishReason reason, Status error) {
 }
 
 void Engine::reap_finished() {
+  for (const auto& s : running_)
+    if (s->finished) reserved_ -= s->reserved_bytes;
   running_.erase(std::remove_if(running_.begin(), running_.end(), [](const auto& s) { return s->finished; }),
                  running_.end());
   size_t state_bytes = 0;
@@ -392,6 +423,7 @@ void Engine::reap_finished() {
   stats_.running = static_cast<int>(running_.size());
   stats_.waiting = static_cast<int>(waiting_.size());
   stats_.state_bytes = state_bytes;
+  stats_.state_reserved = reserved_;
 }
 
 }  // namespace hearth::engine

@@ -97,6 +97,10 @@ struct EngineOptions {
   size_t prefix_cache_bytes = size_t{1} << 30;
   int64_t checkpoint_interval = 2048;  // prefill tokens between prefix-cache checkpoints
   size_t max_waiting = 256;            // queued requests beyond which submit() fails
+  // Bytes of KV cache + recurrent state the running sequences may reserve (each reserves what it
+  // needs at prompt + max_tokens). A request waits while others hold the memory and fails with a
+  // clear error when it could never fit. 0: 3/4 of the memory available when the engine starts.
+  uint64_t state_memory_budget = 0;
 };
 
 struct EngineStats {
@@ -113,6 +117,7 @@ struct EngineStats {
   size_t cache_bytes = 0;
   size_t cache_entries = 0;
   size_t state_bytes = 0;           // live sequence state (KV + recurrent)
+  uint64_t state_reserved = 0;      // reserved by running sequences (<= state_memory_budget)
 };
 
 class Engine {
@@ -161,6 +166,7 @@ class Engine {
   std::deque<std::unique_ptr<Sequence>> waiting_;
   std::vector<std::unique_ptr<Sequence>> running_;
   std::unique_ptr<PrefixCache> cache_;
+  uint64_t reserved_ = 0;  // state memory reserved by running sequences
   std::thread thread_;
 };
 

@@ -112,9 +112,13 @@ Result<SampledToken> Sampler::sample(float* logits, int32_t n_vocab, const Token
     if (max_logit == kNegInf) return internal_error("every token has probability zero");
     return internal_error("logits contain NaN or +inf");
   }
-  double sum = 0;
-  for (int32_t t = 0; t < n_vocab; ++t) sum += std::exp(static_cast<double>(logits[t] - max_logit));
-  const float log_z = max_logit + static_cast<float>(std::log(sum));
+  const bool want_logprobs = params_.logprobs || params_.top_logprobs > 0;
+  float log_z = 0;
+  if (want_logprobs) {
+    double sum = 0;
+    for (int32_t t = 0; t < n_vocab; ++t) sum += std::exp(static_cast<double>(logits[t] - max_logit));
+    log_z = max_logit + static_cast<float>(std::log(sum));
+  }
 
   SampledToken out;
   auto fill_top = [&] {
@@ -132,7 +136,7 @@ Result<SampledToken> Sampler::sample(float* logits, int32_t n_vocab, const Token
     for (int32_t t = 1; t < n_vocab; ++t)
       if (logits[t] > logits[best]) best = t;
     out.token = best;
-    out.logprob = logits[best] - log_z;
+    out.logprob = want_logprobs ? logits[best] - log_z : 0.0f;
     return out;
   }
 
@@ -214,7 +218,7 @@ Result<SampledToken> Sampler::sample(float* logits, int32_t n_vocab, const Token
     }
   }
   out.token = scratch_[chosen].second;
-  out.logprob = logits[out.token] - log_z;
+  out.logprob = want_logprobs ? logits[out.token] - log_z : 0.0f;
   return out;
 }
 

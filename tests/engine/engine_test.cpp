@@ -8,6 +8,7 @@
 
 #include "base/thread_pool.h"
 #include "engine/engine.h"
+#include "engine/memory_estimate.h"
 #include "gguf/gguf_writer.h"
 #include "model/synthetic.h"
 
@@ -250,6 +251,30 @@ TEST(Engine, ContextLimitsAreErrorsOrLength) {
   EXPECT_EQ(o.tokens.size(), 4u);
   EXPECT_FALSE(e->submit(greedy({}, 4)).is_ok());
   EXPECT_FALSE(e->submit(greedy({1, 999999}, 4)).is_ok());
+}
+
+TEST(Engine, StateMemoryBudgetQueuesOrFails) {
+  const auto& m = tiny();
+  auto one = estimate_memory(m.model->hparams(), 1, 0, false, 30, 1, 0);
+  EngineOptions opt;
+  opt.state_memory_budget = (one.kv_cache + one.recurrent_state) * 3 / 2;  // room for one at a time
+  auto e = make_engine(opt);
+  std::vector<std::shared_ptr<RequestHandle>> hs;
+  for (int i = 0; i < 3; ++i) hs.push_back(*e->submit(greedy(prompt_of(10, i), 20, false)));
+  bool saw_waiting = false;
+  for (int i = 0; i < 100 && !saw_waiting; ++i) {
+    auto st = e->stats();
+    saw_waiting = st.running == 1 && st.waiting >= 1;
+    EXPECT_LE(st.state_reserved, opt.state_memory_budget);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_TRUE(saw_waiting) << "the budget should hold the other requests back";
+  for (auto& h : hs) EXPECT_EQ(collect(*h).finish, FinishReason::kLength);
+  // A request that could never fit fails with a clear error instead of waiting forever.
+  Outcome big = collect(**e->submit(greedy(prompt_of(10, 1), 900, false)));
+  EXPECT_EQ(big.finish, FinishReason::kError);
+  EXPECT_EQ(big.error.code(), ErrorCode::kResourceExhausted);
+  EXPECT_NE(big.error.message().find("budget"), std::string::npos);
 }
 
 TEST(Engine, CancellationFreesState) {

@@ -189,6 +189,7 @@ TEST(Sampler, TopLogprobsSortedAndNormalised) {
   SamplingParams p;
   p.temperature = 0;
   p.top_logprobs = 3;
+  p.logprobs = true;
   Sampler s(p);
   std::vector<float> logits = {0.0f, 1.0f, 2.0f, 3.0f};
   auto r = s.sample(logits.data(), 4);
