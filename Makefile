@@ -8,14 +8,21 @@ DEPS := cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev libbenchmark-
         libpcre2-dev libutf8proc-dev nlohmann-json3-dev libcpp-httplib-dev libcurl4-openssl-dev \
         libssl-dev libedit-dev python3
 
-.PHONY: deps configure build run test test-asan fuzz bench clean format
+.PHONY: deps e2e-deps configure build run test test-asan fuzz bench clean format
 
 deps:
 	@missing=""; for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
 
-configure: deps
+# The Node end-to-end suite (official openai + ollama clients) needs its npm packages; without
+# node/npm the suite is skipped (ctest registers it only when node_modules exists).
+e2e-deps:
+	@if command -v npm >/dev/null 2>&1; then \
+	  [ -d tests/e2e/node_modules/openai ] || npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: skipping the Node end-to-end tests"; fi
+
+configure: deps e2e-deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
 
 build: configure

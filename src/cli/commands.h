@@ -21,5 +21,6 @@ void register_tool_commands(CLI::App& app);       // cmd_tools.cpp: quantize, co
 void register_run_commands(CLI::App& app);        // cmd_run.cpp: run
 void register_fit_commands(CLI::App& app);        // cmd_fit.cpp: fit
 void register_store_commands(CLI::App& app);      // cmd_store.cpp: pull, import, list/ls, show, rm
+void register_serve_commands(CLI::App& app);      // cmd_serve.cpp: serve
 
 }  // namespace hearth::cli

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   register_run_commands(app);
   register_fit_commands(app);
   register_store_commands(app);
+  register_serve_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,143 @@
+// End-to-end: `hearth serve` with a tiny synthetic model (noise weights), driven by the official
+// `openai` and `ollama` npm clients, exactly as users point them at a local server. The text is
+// noise, so these tests check shapes, counts and determinism, not wording.
+// HEARTH_BIN: the binary with `serve` and `make-test-model` (default: ../../build/bin/hearth).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import OpenAI from 'openai';
+import { Ollama } from 'ollama';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const bin = process.env.HEARTH_BIN || join(here, '../../build/bin/hearth');
+let dir, proc, port, openai, ollama;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+    s.on('error', reject);
+  });
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'hearth-e2e-'));
+  const model = join(dir, 'tiny.gguf');
+  execFileSync(bin, ['make-test-model', '--vocab', 'synthetic', '--out', model], { stdio: 'ignore' });
+  port = await freePort();
+  proc = spawn(bin, ['serve', '--host', `127.0.0.1:${port}`, '--ctx', '512', '--parallel', '4',
+                     '--threads', '2', '--model-path', `tiny=${model}`],
+               { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HEARTH_API_KEY: '' } });
+  await new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('listening')) resolve();
+    });
+    proc.on('exit', (code) => reject(new Error(`hearth serve exited with ${code}`)));
+  });
+  openai = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'ollama', maxRetries: 0 });
+  ollama = new Ollama({ host: `http://127.0.0.1:${port}` });
+});
+
+after(() => {
+  if (proc) proc.kill('SIGTERM');
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const messages = [{ role: 'user', content: 'Say something' }];
+
+test('openai: chat completion shape and usage', async () => {
+  const r = await openai.chat.completions.create({ model: 'tiny', messages, max_tokens: 8 });
+  assert.match(r.id, /^chatcmpl-/);
+  assert.equal(r.object, 'chat.completion');
+  assert.equal(r.choices.length, 1);
+  assert.equal(r.choices[0].message.role, 'assistant');
+  assert.ok(['stop', 'length'].includes(r.choices[0].finish_reason));
+  assert.ok(r.usage.prompt_tokens > 0);
+  assert.ok(r.usage.completion_tokens >= 1 && r.usage.completion_tokens <= 8);
+  assert.equal(r.usage.total_tokens, r.usage.prompt_tokens + r.usage.completion_tokens);
+});
+
+test('openai: streaming with include_usage', async () => {
+  const stream = await openai.chat.completions.create({
+    model: 'tiny', messages, max_tokens: 6, stream: true, stream_options: { include_usage: true },
+  });
+  let finish = null, usage = null, chunks = 0, id = null;
+  for await (const chunk of stream) {
+    chunks++;
+    id ??= chunk.id;
+    assert.equal(chunk.id, id);
+    if (chunk.choices.length && chunk.choices[0].finish_reason) finish = chunk.choices[0].finish_reason;
+    if (chunk.usage) usage = chunk.usage;
+  }
+  assert.ok(chunks >= 2);
+  assert.ok(['stop', 'length'].includes(finish));
+  assert.ok(usage && usage.completion_tokens >= 1 && usage.completion_tokens <= 6);
+});
+
+test('openai: n=2 and seed reproducibility', async () => {
+  const req = { model: 'tiny', messages, max_tokens: 8, temperature: 1, seed: 7,
+                chat_template_kwargs: { enable_thinking: false } };
+  const a = await openai.chat.completions.create(req);
+  const b = await openai.chat.completions.create(req);
+  assert.equal(a.choices[0].message.content, b.choices[0].message.content);
+  const n2 = await openai.chat.completions.create({ ...req, n: 2 });
+  assert.deepEqual(n2.choices.map((c) => c.index), [0, 1]);
+});
+
+test('openai: completions with stop', async () => {
+  const r = await openai.completions.create({ model: 'tiny', prompt: 'Once upon', max_tokens: 12,
+                                              temperature: 0 });
+  assert.equal(r.object, 'text_completion');
+  const text = r.choices[0].text;
+  if (text.length >= 3) {
+    const stop = text.slice(1, 2);
+    const s = await openai.completions.create({ model: 'tiny', prompt: 'Once upon', max_tokens: 12,
+                                                temperature: 0, stop: [stop] });
+    assert.equal(s.choices[0].text, text.slice(0, text.indexOf(stop)));
+    assert.equal(s.choices[0].finish_reason, 'stop');
+  }
+});
+
+test('openai: models and errors', async () => {
+  const models = await openai.models.list();
+  assert.ok(models.data.some((m) => m.id === 'tiny'));
+  await assert.rejects(openai.chat.completions.create({ model: 'nope', messages }),
+                       (e) => e.status === 404);
+  await assert.rejects(openai.chat.completions.create({ model: 'tiny', messages: [] }),
+                       (e) => e.status === 400);
+  const long = 'word '.repeat(2000);
+  await assert.rejects(
+      openai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: long }] }),
+      (e) => e.status === 400 && e.code === 'context_length_exceeded');
+});
+
+test('ollama: chat, stream, generate, list, show, ps', async () => {
+  const r = await ollama.chat({ model: 'tiny', messages, think: false, options: { num_predict: 5 } });
+  assert.equal(r.message.role, 'assistant');
+  assert.equal(r.done, true);
+  assert.ok(r.eval_count >= 1 && r.eval_count <= 5);
+  let last = null;
+  for await (const part of await ollama.chat({ model: 'tiny', messages, stream: true,
+                                               options: { num_predict: 4 } })) last = part;
+  assert.equal(last.done, true);
+  const g = await ollama.generate({ model: 'tiny', prompt: 'Why?', options: { num_predict: 3 } });
+  assert.equal(typeof g.response, 'string');
+  assert.equal(g.done, true);
+  const list = await ollama.list();
+  assert.ok(list.models.some((m) => m.name === 'tiny'));
+  const show = await ollama.show({ model: 'tiny' });
+  assert.equal(show.model_info['general.architecture'], 'qwen35');
+  const ps = await ollama.ps();
+  assert.ok(ps.models.some((m) => m.name === 'tiny'));
+  await assert.rejects(ollama.chat({ model: 'nope', messages }), (e) => e.status_code === 404);
+});
