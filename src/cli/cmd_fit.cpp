@@ -9,9 +9,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "base/aligned_buffer.h"
 #include "base/thread_pool.h"
-#include "base/timer.h"
 #include "cli/commands.h"
 #include "engine/memory_estimate.h"
 #include "kernels/kernels.h"
@@ -42,26 +40,6 @@ Result<uint64_t> parse_size(const std::string& s) {
   return static_cast<uint64_t>(v * mul);
 }
 
-// Streaming read over 512 MiB with every core: a quick version of bench-kernels' probe.
-double measure_bandwidth_gbs() {
-  ThreadPool pool(0);
-  const int64_t n = (512LL << 20) / 4;
-  AlignedBuffer buf(static_cast<size_t>(n) * 4);
-  float* p = buf.as<float>();
-  pool.parallel_for(n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) p[i] = 1.0f;
-  });
-  std::vector<double> rates;
-  volatile float sink = 0;
-  for (int r = 0; r < 5; ++r) {
-    Stopwatch sw;
-    sink = sink + kernels::sum_probe(p, n, pool);
-    rates.push_back(static_cast<double>(n) * 4 / sw.elapsed_s() / 1e9);
-  }
-  std::sort(rates.begin(), rates.end());
-  return rates[rates.size() / 2];
-}
-
 struct Quant {
   const char* name;
   double bits;  // average bits per weight of a llama.cpp file of this type
@@ -90,7 +68,11 @@ void fit_command(const FitArgs& args) {
     ram = *r;
   }
   if (args.ctx < 1 || args.parallel < 1) return report_error(invalid_argument_error("--ctx and --parallel must be positive"));
-  double bw = args.bandwidth_gbs > 0 ? args.bandwidth_gbs : measure_bandwidth_gbs();
+  double bw = args.bandwidth_gbs;
+  if (bw <= 0) {
+    ThreadPool pool(0);
+    bw = kernels::measure_read_bandwidth_gbs(pool);
+  }
   // Leave room for the OS and other programs, as a user would.
   const uint64_t reserve = std::min<uint64_t>(ram / 8, 2ULL << 30);
   const uint64_t usable = ram - reserve;

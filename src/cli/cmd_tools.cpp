@@ -101,24 +101,6 @@ double median(std::vector<double> v) {
   return n == 0 ? 0.0 : (n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]));
 }
 
-// Streaming-read bandwidth of this machine with `pool`'s threads (the kernels' SIMD probe):
-// best of a few passes over a buffer much larger than the caches.
-double probe_read_bandwidth(ThreadPool& pool) {
-  const int64_t n = int64_t{512} << 20 >> 2;  // 512 MiB of floats
-  std::vector<float> buf(static_cast<size_t>(n));
-  pool.parallel_for(n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) buf[i] = static_cast<float>(i & 1023);
-  });
-  double best = 0;
-  volatile float sink = 0;
-  for (int pass = 0; pass < 5; ++pass) {
-    Stopwatch sw;
-    sink = sink + kernels::sum_probe(buf.data(), n, pool);
-    best = std::max(best, static_cast<double>(n) * sizeof(float) / sw.elapsed_s() * 1e-9);
-  }
-  return best;
-}
-
 struct BenchResult {
   std::string test;
   int n_tokens = 0;
@@ -215,7 +197,7 @@ Status run_bench(const BenchArgs& a) {
   if (a.n_prompt > 0)
     HEARTH_RETURN_IF_ERROR(measure("pp" + std::to_string(a.n_prompt), a.n_prompt, false));
   if (a.n_gen > 0) HEARTH_RETURN_IF_ERROR(measure("tg" + std::to_string(a.n_gen), a.n_gen, true));
-  const double probe = probe_read_bandwidth(pool);
+  const double probe = kernels::measure_read_bandwidth_gbs(pool);
   std::optional<ParallelBenchResult> par;
   std::optional<ReuseBenchResult> reuse;
   if (a.parallel > 0) {

@@ -81,4 +81,8 @@ void rope_neox(float* x, int64_t n_heads, int64_t head_dim, int64_t rot_dims, in
 // to put matvec throughput next to what the memory can deliver).
 float sum_probe(const float* x, int64_t n, ThreadPool& pool);
 
+// Best of `passes` streaming reads (sum_probe) over a fresh buffer of `bytes` (>> last-level
+// cache), in GB/s: the figure `hearth bench` and `hearth fit` put decode speed against.
+double measure_read_bandwidth_gbs(ThreadPool& pool, int64_t bytes = int64_t{512} << 20, int passes = 5);
+
 }  // namespace hearth::kernels
