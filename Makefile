@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEPS := cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev \
         libpcre2-dev libutf8proc-dev nlohmann-json3-dev libcpp-httplib-dev libcurl4-openssl-dev \
-        libssl-dev libedit-dev python3
+        libssl-dev libedit-dev python3 tmux
 
 .PHONY: deps e2e-deps configure build run test test-asan fuzz bench clean format
 
