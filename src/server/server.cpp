@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <ctime>
 #include <map>
 #include <mutex>
@@ -225,6 +226,9 @@ struct GenParams {
   std::vector<std::string> stop;
   int n = 1;
   bool logprobs = false;
+  // Structured output / tool_choice: a fresh constraint per choice (null = free generation). Set
+  // after the model is acquired, since constraints need its vocabulary.
+  std::function<std::unique_ptr<sampling::TokenConstraint>()> make_constraint;
 };
 
 GenParams openai_params(const Json& body, bool thinking) {
@@ -525,6 +529,7 @@ struct Server::Impl {
       if (r.sampling.seed && i > 0) r.sampling.seed = *r.sampling.seed + static_cast<uint64_t>(i);
       r.max_tokens = g.max_tokens;
       r.stop = g.stop;
+      if (g.make_constraint) r.make_constraint = g.make_constraint;
       if (opts().constraint_for_testing) r.make_constraint = opts().constraint_for_testing;
       auto h = job.lease->engine->submit(std::move(r));
       if (!h.is_ok()) {
