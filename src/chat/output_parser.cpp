@@ -59,6 +59,26 @@ void add_delta(std::vector<ParseEvent>& events, ParseEvent::Kind kind, std::stri
   events.push_back(std::move(e));
 }
 
+// Emits `text` on one channel: whitespace at the start of the channel is dropped and trailing
+// whitespace is held back in `held` until later text shows that it is inside the channel.
+void emit_channel_text(std::string_view text, ParseEvent::Kind kind, bool& started,
+                       std::string& held, std::vector<ParseEvent>& events) {
+  if (!started) {
+    size_t b = text.find_first_not_of(kWhitespace);
+    text = b == std::string_view::npos ? std::string_view() : text.substr(b);
+  }
+  size_t e = text.find_last_not_of(kWhitespace);
+  std::string_view body = e == std::string_view::npos ? std::string_view() : text.substr(0, e + 1);
+  std::string_view trail = text.substr(body.size());
+  if (!body.empty()) {
+    add_delta(events, kind, held);
+    add_delta(events, kind, body);
+    held.clear();
+    started = true;
+  }
+  held.append(trail);
+}
+
 // The `properties` object of the tool called `name` in an OpenAI tools array, or nullptr.
 const Value* find_tool_properties(const Value& tools, std::string_view name) {
   if (!tools.is_array()) return nullptr;
@@ -311,39 +331,15 @@ void OutputParser::process(bool final, std::vector<ParseEvent>& events) {
 
 void OutputParser::emit_reasoning(std::string_view text, bool closing,
                                   std::vector<ParseEvent>& events) {
-  if (!channel_started_) {
-    size_t b = text.find_first_not_of(kWhitespace);
-    text = b == std::string_view::npos ? std::string_view() : text.substr(b);
-  }
-  size_t e = text.find_last_not_of(kWhitespace);
-  std::string_view body = e == std::string_view::npos ? std::string_view() : text.substr(0, e + 1);
-  std::string_view trail = text.substr(body.size());
-  if (!body.empty()) {
-    add_delta(events, ParseEvent::Kind::kReasoningDelta, held_whitespace_);
-    add_delta(events, ParseEvent::Kind::kReasoningDelta, body);
-    held_whitespace_.clear();
-    channel_started_ = true;
-  }
-  held_whitespace_.append(trail);
+  emit_channel_text(text, ParseEvent::Kind::kReasoningDelta, channel_started_, held_whitespace_,
+                    events);
   if (closing) held_whitespace_.clear();  // "\n</think>": the newline belongs to the format
 }
 
 void OutputParser::emit_content(std::string_view text, bool before_tool_call,
                                 std::vector<ParseEvent>& events) {
-  if (!channel_started_) {
-    size_t b = text.find_first_not_of(kWhitespace);
-    text = b == std::string_view::npos ? std::string_view() : text.substr(b);
-  }
-  size_t e = text.find_last_not_of(kWhitespace);
-  std::string_view body = e == std::string_view::npos ? std::string_view() : text.substr(0, e + 1);
-  std::string_view trail = text.substr(body.size());
-  if (!body.empty()) {
-    add_delta(events, ParseEvent::Kind::kContentDelta, held_whitespace_);
-    add_delta(events, ParseEvent::Kind::kContentDelta, body);
-    held_whitespace_.clear();
-    channel_started_ = true;
-  }
-  held_whitespace_.append(trail);
+  emit_channel_text(text, ParseEvent::Kind::kContentDelta, channel_started_, held_whitespace_,
+                    events);
   // The "\n\n" before a first call and "\n" between calls are separators, not content.
   if (before_tool_call) held_whitespace_.clear();
 }

@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -17,6 +16,7 @@
 #include "base/thread_pool.h"
 #include "chat/chat_template.h"
 #include "cli/commands.h"
+#include "convert/hf_vocab.h"
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
 #include "model/model.h"
@@ -29,68 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using model::VocabData;
-
-// Vocabulary from a Hugging Face tokenizer.json (model.vocab, model.merges, added_tokens), plus
-// the chat template of a tokenizer_config.json / chat_template.jinja next to it.
-Result<VocabData> vocab_from_tokenizer_json(const std::string& path) {
-  HEARTH_ASSIGN_OR_RETURN(std::string text, read_file(path));
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) {
-    return corrupt_data_error(path + ": not a JSON object");
-  }
-  const auto& m = j["model"];
-  if (!m.is_object() || !m["vocab"].is_object() || !m["merges"].is_array()) {
-    return corrupt_data_error(path + ": expected a BPE model with vocab and merges");
-  }
-  VocabData v;
-  auto put = [&](int64_t id, const std::string& tok, int32_t type) -> Status {
-    if (id < 0 || id > 10'000'000) return corrupt_data_error(path + ": token id out of range");
-    if (static_cast<int64_t>(v.tokens.size()) <= id) {
-      v.tokens.resize(id + 1);
-      v.token_types.resize(id + 1, 0);
-    }
-    v.tokens[id] = tok;
-    v.token_types[id] = type;
-    return Status::ok();
-  };
-  for (const auto& [tok, id] : m["vocab"].items()) {
-    if (!id.is_number_integer()) return corrupt_data_error(path + ": vocab id is not an integer");
-    HEARTH_RETURN_IF_ERROR(put(id.get<int64_t>(), tok, 1));
-  }
-  for (const auto& mg : m["merges"]) {
-    if (mg.is_string()) {
-      v.merges.push_back(mg.get<std::string>());
-    } else if (mg.is_array() && mg.size() == 2 && mg[0].is_string() && mg[1].is_string()) {
-      v.merges.push_back(mg[0].get<std::string>() + " " + mg[1].get<std::string>());
-    } else {
-      return corrupt_data_error(path + ": malformed merge entry");
-    }
-  }
-  if (j["added_tokens"].is_array()) {
-    for (const auto& a : j["added_tokens"]) {
-      if (!a["id"].is_number_integer() || !a["content"].is_string()) continue;
-      const bool special = a.value("special", false);
-      HEARTH_RETURN_IF_ERROR(
-          put(a["id"].get<int64_t>(), a["content"].get<std::string>(), special ? 3 : 4));
-    }
-  }
-  for (size_t i = 0; i < v.tokens.size(); ++i) {
-    if (v.token_types[i] == 0) {
-      v.tokens[i] = "[PAD" + std::to_string(i) + "]";
-      v.token_types[i] = 5;
-    }
-    if (v.tokens[i] == "<|endoftext|>") v.pad_id = static_cast<int32_t>(i);
-    if (v.tokens[i] == "<|im_end|>") v.eos_id = static_cast<int32_t>(i);
-  }
-  const fs::path dir = fs::path(path).parent_path();
-  if (auto jinja = read_file((dir / "chat_template.jinja").string()); jinja.is_ok()) {
-    v.chat_template = *jinja;
-  } else if (auto cfg = read_file((dir / "tokenizer_config.json").string()); cfg.is_ok()) {
-    nlohmann::json c = nlohmann::json::parse(*cfg, nullptr, false);
-    if (c.is_object() && c["chat_template"].is_string()) v.chat_template = c["chat_template"];
-  }
-  return v;
-}
 
 // Vocabulary copied from another GGUF's tokenizer.ggml.* keys.
 Result<VocabData> vocab_from_gguf(const std::string& path) {
@@ -193,7 +131,7 @@ Status make_test_model(const MakeArgs& a) {
     if (is_gguf) {
       HEARTH_ASSIGN_OR_RETURN(vocab, vocab_from_gguf(vpath));
     } else {
-      HEARTH_ASSIGN_OR_RETURN(vocab, vocab_from_tokenizer_json(vpath));
+      HEARTH_ASSIGN_OR_RETURN(vocab, convert::read_hf_vocab(vpath));
       // A Qwen3.5-shaped model carries the Qwen3.5 template, as real Qwen3.5 GGUFs do (the
       // default vocabulary is Qwen3's, whose tokenizer_config holds Qwen3's template).
       vocab.chat_template = std::string(chat::qwen35_template_text());

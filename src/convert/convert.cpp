@@ -14,10 +14,11 @@
 
 #include "base/log.h"
 #include "base/mapped_file.h"
+#include "convert/hf_vocab.h"
 #include "convert/safetensors.h"
 #include "gguf/gguf_writer.h"
+#include "model/gguf_metadata.h"
 #include "model/hparams.h"
-#include "model/synthetic.h"
 #include "tensor/quant.h"
 
 namespace hearth::convert {
@@ -182,118 +183,15 @@ Result<HfConfig> read_config(const std::string& dir) {
 
 // ---------------- tokenizer ----------------
 
-std::string token_content(const json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_object() && v.contains("content") && v["content"].is_string())
-    return v["content"].get<std::string>();
-  return "";
-}
-
 Result<model::VocabData> read_tokenizer(const std::string& dir, const HfConfig& cfg) {
   const std::string path = (fs::path(dir) / "tokenizer.json").string();
   std::error_code ec;
   if (!fs::exists(path, ec)) return not_found_error(dir + ": no tokenizer.json");
-  HEARTH_ASSIGN_OR_RETURN(std::string text, read_file(path));
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return corrupt_data_error(path + ": not a JSON object");
-  const json& m = j["model"];
-  if (!m.is_object() || !m.contains("vocab") || !m["vocab"].is_object() || !m.contains("merges") ||
-      !m["merges"].is_array()) {
-    return corrupt_data_error(path + ": expected a BPE model with vocab and merges");
-  }
-  const int64_t n_vocab = cfg.hp.n_vocab;
-  model::VocabData v;
-  v.tokens.resize(n_vocab);
-  v.token_types.assign(n_vocab, 0);
-  auto put = [&](int64_t id, const std::string& tok, int32_t type) -> Status {
-    if (id < 0 || id >= n_vocab) {
-      return corrupt_data_error(str_format("%s: token id %lld is outside vocab_size %lld",
-                                           path.c_str(), static_cast<long long>(id),
-                                           static_cast<long long>(n_vocab)));
-    }
-    v.tokens[id] = tok;
-    v.token_types[id] = type;
-    return Status::ok();
-  };
-  for (const auto& [tok, id] : m["vocab"].items()) {
-    if (!id.is_number_integer()) return corrupt_data_error(path + ": vocab id is not an integer");
-    HEARTH_RETURN_IF_ERROR(put(id.get<int64_t>(), tok, 1));
-  }
-  for (const auto& mg : m["merges"]) {
-    if (mg.is_string()) {
-      v.merges.push_back(mg.get<std::string>());
-    } else if (mg.is_array() && mg.size() == 2 && mg[0].is_string() && mg[1].is_string()) {
-      v.merges.push_back(mg[0].get<std::string>() + " " + mg[1].get<std::string>());
-    } else {
-      return corrupt_data_error(path + ": malformed merge entry");
-    }
-  }
-  if (j.contains("added_tokens") && j["added_tokens"].is_array()) {
-    for (const auto& a : j["added_tokens"]) {
-      if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer() ||
-          !a.contains("content") || !a["content"].is_string()) {
-        return corrupt_data_error(path + ": malformed added_tokens entry");
-      }
-      const bool special = a.value("special", false);
-      HEARTH_RETURN_IF_ERROR(
-          put(a["id"].get<int64_t>(), a["content"].get<std::string>(), special ? 3 : 4));
-    }
-  }
-  // Ids without a token are padding rows, as llama.cpp's converter writes them.
-  for (int64_t i = 0; i < n_vocab; ++i) {
-    if (v.token_types[i] == 0) {
-      v.tokens[i] = "[PAD" + std::to_string(i) + "]";
-      v.token_types[i] = 5;
-    }
-  }
-  auto id_of = [&](const std::string& tok) -> int32_t {
-    if (tok.empty()) return -1;
-    for (int64_t i = n_vocab - 1; i >= 0; --i) {
-      if (v.token_types[i] != 1 && v.tokens[i] == tok) return static_cast<int32_t>(i);
-    }
-    for (int64_t i = 0; i < n_vocab; ++i) {
-      if (v.tokens[i] == tok) return static_cast<int32_t>(i);
-    }
-    return -1;
-  };
-  // Special ids: tokenizer_config.json first (what llama.cpp's SpecialVocab reads), then
-  // config.json, then the Qwen3.5 defaults.
-  json tcfg = json::object();
-  const std::string tcfg_path = (fs::path(dir) / "tokenizer_config.json").string();
-  if (fs::exists(tcfg_path, ec)) {
-    HEARTH_ASSIGN_OR_RETURN(std::string t, read_file(tcfg_path));
-    tcfg = json::parse(t, nullptr, false);
-    if (tcfg.is_discarded() || !tcfg.is_object())
-      return corrupt_data_error(tcfg_path + ": not a JSON object");
-  }
-  v.eos_id = tcfg.contains("eos_token") ? id_of(token_content(tcfg["eos_token"])) : -1;
-  if (v.eos_id < 0) v.eos_id = id_of("<|im_end|>");
-  if (v.eos_id < 0 && cfg.eos_token_id >= 0 && cfg.eos_token_id < n_vocab)
-    v.eos_id = cfg.eos_token_id;
-  v.pad_id = tcfg.contains("pad_token") ? id_of(token_content(tcfg["pad_token"])) : -1;
-  if (v.pad_id < 0) v.pad_id = id_of("<|endoftext|>");
-  v.bos_id = tcfg.contains("bos_token") ? id_of(token_content(tcfg["bos_token"])) : -1;
-  if (v.bos_id < 0 && cfg.bos_token_id >= 0 && cfg.bos_token_id < n_vocab)
-    v.bos_id = cfg.bos_token_id;
-  v.pre = "qwen35";
-  // Chat template: chat_template.jinja (current HF layout) or tokenizer_config.json.
-  const std::string jinja = (fs::path(dir) / "chat_template.jinja").string();
-  if (fs::exists(jinja, ec)) {
-    HEARTH_ASSIGN_OR_RETURN(v.chat_template, read_file(jinja));
-  } else if (tcfg.contains("chat_template")) {
-    const json& ct = tcfg["chat_template"];
-    if (ct.is_string()) {
-      v.chat_template = ct.get<std::string>();
-    } else if (ct.is_array()) {
-      for (const auto& e : ct) {
-        if (e.is_object() && e.value("name", "") == "default" && e.contains("template") &&
-            e["template"].is_string()) {
-          v.chat_template = e["template"].get<std::string>();
-        }
-      }
-    }
-  }
-  return v;
+  HfVocabOptions options;
+  options.n_vocab = cfg.hp.n_vocab;
+  options.bos_fallback = cfg.bos_token_id;
+  options.eos_fallback = cfg.eos_token_id;
+  return read_hf_vocab(path, options);
 }
 
 // ---------------- tensors ----------------
@@ -550,58 +448,6 @@ Result<std::vector<OutTensor>> plan_tensors(const SafetensorsModel& st, const Hf
   return out;
 }
 
-void write_metadata(gguf::GgufWriter& w, const HfConfig& cfg, const model::VocabData& vocab,
-                    FileType type, const std::string& name) {
-  const HParams& hp = cfg.hp;
-  const std::string arch = model::arch_name(hp.arch);
-  const std::string P = arch + ".";
-  w.set_string("general.architecture", arch);
-  w.set_string("general.type", "model");
-  w.set_string("general.name", name);
-  w.set_u32(P + "block_count", static_cast<uint32_t>(hp.n_layer));
-  w.set_u32(P + "context_length", static_cast<uint32_t>(hp.context_length));
-  w.set_u32(P + "embedding_length", static_cast<uint32_t>(hp.n_embd));
-  if (hp.arch == Arch::kQwen35)
-    w.set_u32(P + "feed_forward_length", static_cast<uint32_t>(hp.n_ff));
-  w.set_u32(P + "attention.head_count", static_cast<uint32_t>(hp.n_head));
-  w.set_u32(P + "attention.head_count_kv", static_cast<uint32_t>(hp.n_head_kv));
-  w.set_f32(P + "rope.freq_base", hp.rope_theta);
-  w.set_f32(P + "attention.layer_norm_rms_epsilon", hp.rms_eps);
-  if (hp.arch == Arch::kQwen35Moe) {
-    w.set_u32(P + "expert_count", static_cast<uint32_t>(hp.n_expert));
-    w.set_u32(P + "expert_used_count", static_cast<uint32_t>(hp.n_expert_used));
-  }
-  w.set_u32(P + "attention.key_length", static_cast<uint32_t>(hp.head_dim));
-  w.set_u32(P + "attention.value_length", static_cast<uint32_t>(hp.head_dim));
-  w.set_u32("general.file_type", model::llama_ftype(type));
-  if (hp.arch == Arch::kQwen35Moe) {
-    w.set_u32(P + "expert_feed_forward_length", static_cast<uint32_t>(hp.n_ff_expert));
-    w.set_u32(P + "expert_shared_feed_forward_length", static_cast<uint32_t>(hp.n_ff_shared));
-  }
-  w.set_u32(P + "rope.dimension_count", static_cast<uint32_t>(hp.rope_dims));
-  w.set_i32_array(P + "rope.dimension_sections", cfg.mrope_sections);
-  w.set_u32(P + "ssm.conv_kernel", static_cast<uint32_t>(hp.conv_kernel));
-  w.set_u32(P + "ssm.state_size", static_cast<uint32_t>(hp.ssm_k_dim));
-  w.set_u32(P + "ssm.group_count", static_cast<uint32_t>(hp.ssm_k_heads));
-  w.set_u32(P + "ssm.time_step_rank", static_cast<uint32_t>(hp.ssm_v_heads));
-  w.set_u32(P + "ssm.inner_size", static_cast<uint32_t>(hp.value_dim()));
-  w.set_u32(P + "full_attention_interval", static_cast<uint32_t>(hp.full_attention_interval));
-  w.set_string("tokenizer.ggml.model", "gpt2");
-  w.set_string("tokenizer.ggml.pre", vocab.pre);
-  w.set_string_array("tokenizer.ggml.tokens", vocab.tokens);
-  w.set_i32_array("tokenizer.ggml.token_type", vocab.token_types);
-  w.set_string_array("tokenizer.ggml.merges", vocab.merges);
-  if (vocab.eos_id >= 0)
-    w.set_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(vocab.eos_id));
-  if (vocab.pad_id >= 0)
-    w.set_u32("tokenizer.ggml.padding_token_id", static_cast<uint32_t>(vocab.pad_id));
-  if (vocab.bos_id >= 0)
-    w.set_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(vocab.bos_id));
-  w.set_bool("tokenizer.ggml.add_bos_token", false);
-  if (!vocab.chat_template.empty()) w.set_string("tokenizer.chat_template", vocab.chat_template);
-  w.set_u32("general.quantization_version", 2);
-}
-
 }  // namespace
 
 void reorder_value_heads(const float* src, float* dst, int64_t hk, int64_t r, int64_t hd,
@@ -629,7 +475,11 @@ Status convert_hf(const std::string& hf_dir, const std::string& out_gguf, FileTy
   std::string name = fs::path(hf_dir).filename().string();
   if (name.empty()) name = fs::path(hf_dir).parent_path().filename().string();
   gguf::GgufWriter writer;
-  write_metadata(writer, cfg, vocab, type, name);
+  model::ModelMetadata meta;
+  meta.name = name;
+  meta.file_type = type;
+  meta.rope_sections = cfg.mrope_sections;
+  model::write_model_metadata(writer, cfg.hp, vocab, meta);
 
   auto done = std::make_shared<std::atomic<int64_t>>(0);
   const int64_t total = static_cast<int64_t>(tensors.size());

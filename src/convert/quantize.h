@@ -10,7 +10,7 @@
 
 #include "base/status.h"
 #include "base/thread_pool.h"
-#include "model/synthetic.h"
+#include "model/quant_mix.h"
 #include "tensor/dtype.h"
 
 namespace hearth::convert {
@@ -20,19 +20,10 @@ using model::FileType;
 // Called after each tensor is written: tensors done, tensor count, the tensor's name.
 using ProgressFn = std::function<void(int64_t done, int64_t total, const std::string& name)>;
 
-struct TensorDesc {
-  std::string name;
-  std::vector<int64_t> ne;   // ggml order
-  DType type = DType::kF32;  // current type (kept for tensors that are never quantised)
-};
-
-// Output type of each tensor, like llama-quantize for `type`: 1-D tensors, ssm_conv1d and the
-// MoE router stay as they are (F32); output.weight (token_embd.weight when tied) is Q6_K for
-// q4_0/q4_k_m; q4_k_m raises attn_v and ffn_down(_exps/_shexp) to Q6_K in "more-bits" layers
-// and the GDN attn_qkv to Q5_K; a row length that is not a block multiple falls back
-// (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, then F16). n_layer is the block count.
-std::vector<DType> plan_tensor_types(FileType type, const std::vector<TensorDesc>& tensors,
-                                     int64_t n_layer);
+// The per-tensor type choice is model::plan_tensor_types (model/quant_mix.h), shared with the
+// synthetic model generator.
+using model::plan_tensor_types;
+using model::TensorDesc;
 
 // Re-encodes `rows` rows of `cols` elements from src_type to dst_type (a byte copy when the
 // types match), in parallel over rows.

@@ -3,7 +3,6 @@
 #include "model/synthetic.h"
 
 #include <atomic>
-#include <cctype>
 #include <cmath>
 #include <functional>
 #include <memory>
@@ -14,26 +13,6 @@
 namespace hearth::model {
 
 namespace {
-
-struct FileTypeInfo {
-  FileType type;
-  const char* name;
-  uint32_t ftype;
-  DType base;
-};
-constexpr FileTypeInfo kFileTypes[] = {
-    {FileType::kF32, "f32", 0, DType::kF32},     {FileType::kF16, "f16", 1, DType::kF16},
-    {FileType::kBF16, "bf16", 32, DType::kBF16}, {FileType::kQ8_0, "q8_0", 7, DType::kQ8_0},
-    {FileType::kQ4_0, "q4_0", 2, DType::kQ4_0},  {FileType::kQ4_K_M, "q4_k_m", 15, DType::kQ4_K},
-    {FileType::kQ6_K, "q6_k", 18, DType::kQ6_K},
-};
-
-const FileTypeInfo& info(FileType t) {
-  for (const auto& i : kFileTypes) {
-    if (i.type == t) return i;
-  }
-  return kFileTypes[0];
-}
 
 uint64_t splitmix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
@@ -114,39 +93,13 @@ float draw_element(const TensorSpec& s, uint64_t key, int64_t row, int64_t col, 
   return one(row);
 }
 
-// A type the row length allows (llama-quantize falls back when ne0 is not a block multiple).
-DType fit_type(DType want, int64_t ne0) {
-  if (ne0 % block_size(want) == 0) return want;
-  if (ne0 % 32 == 0) return DType::kQ8_0;
-  return DType::kF16;
-}
-
 // Scales chosen so each sub-block adds a modest update to a residual stream that the embedding
 // already carries: then weight noise (quantisation) is not amplified layer after layer, the way
 // it would be if every layer rewrote the stream.
 constexpr float kEmbdScale = 0.1f;  // std of token_embd (tied logits then have std ~1.6)
 constexpr float kOutGain = 0.15f;   // std of output projections times sqrt(fan_in)
 
-bool more_bits(int64_t i, int64_t n) {
-  return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
-}
-
 }  // namespace
-
-std::optional<FileType> file_type_from_name(std::string_view name) {
-  std::string lower(name);
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (const auto& i : kFileTypes) {
-    if (lower == i.name) return i.type;
-  }
-  return std::nullopt;
-}
-const char* file_type_name(FileType type) {
-  return info(type).name;
-}
-uint32_t llama_ftype(FileType type) {
-  return info(type).ftype;
-}
 
 std::string byte_to_unicode(uint8_t b) {
   // GPT-2: printable bytes map to themselves, the rest to 256 + k in byte order.
@@ -295,100 +248,33 @@ Status build_synthetic_model(const SyntheticOptions& opt, const VocabData& vocab
                                              static_cast<long long>(n_tokens)));
   }
   const std::string arch = arch_name(hp.arch);
-  const std::string P = arch + ".";
-  const FileTypeInfo& ft = info(opt.type);
   const int64_t D = hp.n_embd, L = hp.n_layer;
 
-  // ---- metadata, in llama.cpp's order ----
-  out.set_string("general.architecture", arch);
-  out.set_string("general.type", "model");
-  out.set_string("general.name", "hearth synthetic " + arch + " " + opt.size);
-  out.set_string("general.size_label", opt.size);
-  out.set_u32(P + "block_count", static_cast<uint32_t>(hp.n_block));
-  out.set_u32(P + "context_length", static_cast<uint32_t>(hp.context_length));
-  out.set_u32(P + "embedding_length", static_cast<uint32_t>(D));
-  if (hp.arch == Arch::kQwen35)
-    out.set_u32(P + "feed_forward_length", static_cast<uint32_t>(hp.n_ff));
-  out.set_u32(P + "attention.head_count", static_cast<uint32_t>(hp.n_head));
-  out.set_u32(P + "attention.head_count_kv", static_cast<uint32_t>(hp.n_head_kv));
-  out.set_f32(P + "rope.freq_base", hp.rope_theta);
-  out.set_f32(P + "attention.layer_norm_rms_epsilon", hp.rms_eps);
-  if (hp.arch == Arch::kQwen35Moe) {
-    out.set_u32(P + "expert_count", static_cast<uint32_t>(hp.n_expert));
-    out.set_u32(P + "expert_used_count", static_cast<uint32_t>(hp.n_expert_used));
-  }
-  out.set_u32(P + "attention.key_length", static_cast<uint32_t>(hp.head_dim));
-  out.set_u32(P + "attention.value_length", static_cast<uint32_t>(hp.head_dim));
-  out.set_u32("general.file_type", ft.ftype);
-  if (hp.arch == Arch::kQwen35Moe) {
-    out.set_u32(P + "expert_feed_forward_length", static_cast<uint32_t>(hp.n_ff_expert));
-    out.set_u32(P + "expert_shared_feed_forward_length", static_cast<uint32_t>(hp.n_ff_shared));
-  }
-  out.set_u32(P + "rope.dimension_count", static_cast<uint32_t>(hp.rope_dims));
+  ModelMetadata meta;
+  meta.name = "hearth synthetic " + arch + " " + opt.size;
+  meta.size_label = opt.size;
+  meta.file_type = opt.type;
   {
     // mrope sections [11, 11, 10] for 32 frequencies; scaled for smaller rotary sizes.
     const int32_t nf = static_cast<int32_t>(hp.rope_dims / 2);
     const int32_t s0 = (nf * 11 + 16) / 32, s1 = (nf * 11 + 16) / 32;
-    out.set_i32_array(P + "rope.dimension_sections", {s0, s1, nf - s0 - s1, 0});
+    meta.rope_sections = {s0, s1, nf - s0 - s1, 0};
   }
-  out.set_u32(P + "ssm.conv_kernel", static_cast<uint32_t>(hp.conv_kernel));
-  out.set_u32(P + "ssm.state_size", static_cast<uint32_t>(hp.ssm_k_dim));
-  out.set_u32(P + "ssm.group_count", static_cast<uint32_t>(hp.ssm_k_heads));
-  out.set_u32(P + "ssm.time_step_rank", static_cast<uint32_t>(hp.ssm_v_heads));
-  out.set_u32(P + "ssm.inner_size", static_cast<uint32_t>(hp.value_dim()));
-  out.set_u32(P + "full_attention_interval", static_cast<uint32_t>(hp.full_attention_interval));
+  write_model_metadata(out, hp, vocab, meta);
 
-  out.set_string("tokenizer.ggml.model", "gpt2");
-  out.set_string("tokenizer.ggml.pre", vocab.pre);
-  {
-    std::vector<std::string> tokens = vocab.tokens;
-    std::vector<int32_t> types = vocab.token_types;
-    types.resize(tokens.size(), 1);
-    for (int64_t i = n_tokens; i < hp.n_vocab; ++i) {
-      tokens.push_back("[PAD" + std::to_string(i) + "]");
-      types.push_back(5);
-    }
-    out.set_string_array("tokenizer.ggml.tokens", tokens);
-    out.set_i32_array("tokenizer.ggml.token_type", types);
-  }
-  out.set_string_array("tokenizer.ggml.merges", vocab.merges);
-  if (vocab.eos_id >= 0)
-    out.set_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(vocab.eos_id));
-  if (vocab.pad_id >= 0)
-    out.set_u32("tokenizer.ggml.padding_token_id", static_cast<uint32_t>(vocab.pad_id));
-  if (vocab.bos_id >= 0)
-    out.set_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(vocab.bos_id));
-  out.set_bool("tokenizer.ggml.add_bos_token", false);
-  if (!vocab.chat_template.empty()) out.set_string("tokenizer.chat_template", vocab.chat_template);
-  out.set_u32("general.quantization_version", 2);
-
-  // ---- tensor list with llama-quantize-like type choice ----
+  // ---- tensor list; types are chosen afterwards, as llama-quantize would ----
   std::vector<TensorSpec> specs;
-  const bool q4km = opt.type == FileType::kQ4_K_M;
-  const bool q6_output = q4km || opt.type == FileType::kQ4_0;
-  auto mat_type = [&](const std::string& name, int64_t ne0, bool bump) {
-    DType t = ft.base;
-    if (bump) t = DType::kQ6_K;
-    (void)name;
-    return fit_type(t, ne0);
+  auto add = [&](const std::string& name, std::vector<int64_t> ne, Init init, float scale) {
+    specs.push_back({name, std::move(ne), DType::kF32, init, scale});
   };
-  auto add = [&](const std::string& name, std::vector<int64_t> ne, DType type, Init init,
-                 float scale) {
-    specs.push_back({name, std::move(ne), type, init, scale});
+  auto add_mat = [&](const std::string& name, std::vector<int64_t> ne, float scale) {
+    add(name, std::move(ne), Init::kUniform, scale);
   };
-  auto add_mat = [&](const std::string& name, std::vector<int64_t> ne, float scale,
-                     bool bump = false) {
-    add(name, ne, mat_type(name, ne[0], bump), Init::kUniform, scale);
-  };
-  auto norm = [&](const std::string& name, int64_t n) {
-    add(name, {n}, DType::kF32, Init::kNorm, 0.1f);
-  };
+  auto norm = [&](const std::string& name, int64_t n) { add(name, {n}, Init::kNorm, 0.1f); };
   const float in_scale = 1.0f / std::sqrt(static_cast<float>(D));
-  add_mat("token_embd.weight", {D, hp.n_vocab}, kEmbdScale, tied && q6_output);
+  add_mat("token_embd.weight", {D, hp.n_vocab}, kEmbdScale);
   norm("output_norm.weight", D);
-  if (!tied) add_mat("output.weight", {D, hp.n_vocab}, in_scale, q6_output);
-  const int64_t n_attn = hp.n_attention_layers();
-  int64_t i_attn = 0;
+  if (!tied) add_mat("output.weight", {D, hp.n_vocab}, in_scale);
   for (int64_t i = 0; i < L; ++i) {
     norm(blk(i, "attn_norm.weight"), D);
     if (hp.is_recurrent[i]) {
@@ -400,50 +286,54 @@ Status build_synthetic_model(const SyntheticOptions& opt, const VocabData& vocab
       add_mat(blk(i, "attn_gate.weight"), {D, hp.value_dim()}, in_scale);
       add_mat(blk(i, "ssm_beta.weight"), {D, hp.ssm_v_heads}, in_scale);
       add_mat(blk(i, "ssm_alpha.weight"), {D, hp.ssm_v_heads}, in_scale);
-      add(blk(i, "ssm_conv1d.weight"), {hp.conv_kernel, hp.conv_dim()}, DType::kF32, Init::kConv,
-          0.0f);
+      add(blk(i, "ssm_conv1d.weight"), {hp.conv_kernel, hp.conv_dim()}, Init::kConv, 0.0f);
       specs.back().mirror_begin = hp.key_dim();
       specs.back().mirror_rows = hp.key_dim();
       specs.back().mirror_mix = 0.9f;
-      add(blk(i, "ssm_dt.bias"), {hp.ssm_v_heads}, DType::kF32, Init::kDtBias, 0.0f);
-      add(blk(i, "ssm_a"), {hp.ssm_v_heads}, DType::kF32, Init::kSsmA, 0.0f);
-      add(blk(i, "ssm_norm.weight"), {hp.ssm_v_dim}, DType::kF32, Init::kNorm, 0.1f);
+      add(blk(i, "ssm_dt.bias"), {hp.ssm_v_heads}, Init::kDtBias, 0.0f);
+      add(blk(i, "ssm_a"), {hp.ssm_v_heads}, Init::kSsmA, 0.0f);
+      add(blk(i, "ssm_norm.weight"), {hp.ssm_v_dim}, Init::kNorm, 0.1f);
       add_mat(blk(i, "ssm_out.weight"), {hp.value_dim(), D}, out_scale);
     } else {
       const int64_t dh = hp.head_dim;
       add_mat(blk(i, "attn_q.weight"), {D, hp.n_head * 2 * dh}, in_scale);
       add_mat(blk(i, "attn_k.weight"), {D, hp.n_head_kv * dh}, in_scale);
-      add_mat(blk(i, "attn_v.weight"), {D, hp.n_head_kv * dh}, in_scale,
-              q4km && more_bits(i_attn, n_attn));
+      add_mat(blk(i, "attn_v.weight"), {D, hp.n_head_kv * dh}, in_scale);
       add_mat(blk(i, "attn_output.weight"), {hp.n_head * dh, D},
               kOutGain / std::sqrt(static_cast<float>(hp.n_head * dh)));
       norm(blk(i, "attn_q_norm.weight"), dh);
       norm(blk(i, "attn_k_norm.weight"), dh);
-      ++i_attn;
     }
     norm(blk(i, "post_attention_norm.weight"), D);
-    const bool bump_down = q4km && more_bits(i, L);
     if (hp.arch == Arch::kQwen35) {
       const float down_scale = kOutGain / std::sqrt(static_cast<float>(hp.n_ff));
       add_mat(blk(i, "ffn_gate.weight"), {D, hp.n_ff}, in_scale);
       add_mat(blk(i, "ffn_up.weight"), {D, hp.n_ff}, in_scale);
-      add_mat(blk(i, "ffn_down.weight"), {hp.n_ff, D}, down_scale, bump_down);
+      add_mat(blk(i, "ffn_down.weight"), {hp.n_ff, D}, down_scale);
     } else {
       const int64_t E = hp.n_expert, Fe = hp.n_ff_expert, Fs = hp.n_ff_shared;
       // The router stays F32 (llama.cpp never quantises ffn_gate_inp).
       // Router logits with std ~4 so that routing is decisive (as in trained models) rather than
       // a near-tie that any rounding flips.
-      add(blk(i, "ffn_gate_inp.weight"), {D, E}, DType::kF32, Init::kUniform, 4.0f * in_scale);
+      add(blk(i, "ffn_gate_inp.weight"), {D, E}, Init::kUniform, 4.0f * in_scale);
       add_mat(blk(i, "ffn_gate_exps.weight"), {D, Fe, E}, in_scale);
       add_mat(blk(i, "ffn_up_exps.weight"), {D, Fe, E}, in_scale);
       add_mat(blk(i, "ffn_down_exps.weight"), {Fe, D, E},
-              kOutGain / std::sqrt(static_cast<float>(Fe)), bump_down);
-      add(blk(i, "ffn_gate_inp_shexp.weight"), {D}, DType::kF32, Init::kUniform, in_scale);
+              kOutGain / std::sqrt(static_cast<float>(Fe)));
+      add(blk(i, "ffn_gate_inp_shexp.weight"), {D}, Init::kUniform, in_scale);
       add_mat(blk(i, "ffn_gate_shexp.weight"), {D, Fs}, in_scale);
       add_mat(blk(i, "ffn_up_shexp.weight"), {D, Fs}, in_scale);
       add_mat(blk(i, "ffn_down_shexp.weight"), {Fs, D},
-              kOutGain / std::sqrt(static_cast<float>(Fs)), bump_down);
+              kOutGain / std::sqrt(static_cast<float>(Fs)));
     }
+  }
+
+  {
+    std::vector<TensorDesc> descs;
+    descs.reserve(specs.size());
+    for (const TensorSpec& s : specs) descs.push_back({s.name, s.ne, s.type});
+    const std::vector<DType> types = plan_tensor_types(opt.type, descs, L);
+    for (size_t i = 0; i < specs.size(); ++i) specs[i].type = types[i];
   }
 
   // ---- lazily generated data: element i of tensor `name` depends only on (seed, name, i) ----

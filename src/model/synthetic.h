@@ -1,7 +1,8 @@
 // Synthetic Qwen3.5 models for tests and benchmarks: the exact published shapes (or a tiny shape
 // with every feature: GDN with more value heads than key heads, full attention with GQA, dense
 // or MoE FFN with a shared expert), random weights at realistic scales (deterministic for a
-// seed), all metadata as llama.cpp writes it, and llama.cpp-like per-tensor type mixing.
+// seed), all metadata as llama.cpp writes it, and llama-quantize's per-tensor type mixing
+// (model/quant_mix.h).
 #pragma once
 
 #include <cstdint>
@@ -13,28 +14,12 @@
 #include "base/status.h"
 #include "base/thread_pool.h"
 #include "gguf/gguf_writer.h"
+#include "model/gguf_metadata.h"
 #include "model/hparams.h"
+#include "model/quant_mix.h"
 #include "tensor/dtype.h"
 
 namespace hearth::model {
-
-// Whole-file type as llama.cpp names it; per-tensor types follow llama-quantize's mixing.
-enum class FileType { kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ4_K_M, kQ6_K };
-std::optional<FileType> file_type_from_name(std::string_view name);  // "q4_k_m", "f16", ...
-const char* file_type_name(FileType type);
-uint32_t llama_ftype(FileType type);  // general.file_type value
-
-// Tokenizer data written as tokenizer.ggml.* keys.
-struct VocabData {
-  std::vector<std::string> tokens;   // [n] byte-level pieces
-  std::vector<int32_t> token_types;  // [n] 1 normal, 3 control, 4 user-defined, 5 unused, 6 byte
-  std::vector<std::string> merges;   // "left right" in rank order
-  int32_t bos_id = -1;               // -1: key not written
-  int32_t eos_id = -1;
-  int32_t pad_id = -1;
-  std::string pre = "qwen35";
-  std::string chat_template;  // empty: not written
-};
 
 // A small byte-level BPE vocabulary: 256 byte tokens, a few merges, and the ChatML specials.
 VocabData make_synthetic_vocab();

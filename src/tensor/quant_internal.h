@@ -1,7 +1,9 @@
 // Private to src/tensor: per-type block (de)quantisers behind quant.h's dispatch, and the
-// rounding helper they share. Every function works on whole blocks (nb = number of blocks).
+// rounding and absmax helpers they share. Every function works on whole blocks (nb = number of
+// blocks).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -16,6 +18,21 @@ inline int nearest_int(float v) {
   int32_t bits;
   std::memcpy(&bits, &shifted, sizeof(bits));
   return (bits & 0x007fffff) - 0x00400000;
+}
+
+// The signed value of largest magnitude (the first one on ties; 0 when n == 0). Absmax
+// quantisers map it to the extreme level, so the sign of the scale carries the side with the
+// bigger outlier.
+inline float signed_absmax(const float* x, int n) {
+  float amax = 0.0f;
+  float max = 0.0f;
+  for (int j = 0; j < n; ++j) {
+    if (amax < std::fabs(x[j])) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  }
+  return max;
 }
 
 // Legacy 32-element types (quant_legacy.cpp).

@@ -21,16 +21,8 @@ constexpr float kGroupMaxEps = 1e-15f;
 // from the extreme value, then 18 nearby inverse scales, keeping the one with the best weighted
 // least-squares fit. L receives levels offset by +nmax; returns the scale.
 float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
-  float max = 0.0f;
-  float amax = 0.0f;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
-  if (amax < kGroupMaxEps) {
+  const float max = signed_absmax(x, n);
+  if (std::fabs(max) < kGroupMaxEps) {
     std::memset(L, 0, static_cast<size_t>(n));
     return 0.0f;
   }
@@ -71,16 +63,8 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
 // passes of coordinate descent moving single levels while the weighted (x^2) fit improves.
 // L receives levels offset by +nmax; returns the scale.
 float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
-  float max = 0.0f;
-  float amax = 0.0f;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
-  if (amax < kGroupMaxEps) {
+  const float max = signed_absmax(x, n);
+  if (std::fabs(max) < kGroupMaxEps) {
     std::memset(L, 0, static_cast<size_t>(n));
     return 0.0f;
   }
@@ -208,6 +192,14 @@ inline void scale_min_k4(int j, const uint8_t* q, uint8_t* sc, uint8_t* mn) {
   }
 }
 
+// Sub-block j's effective scale d * sc and offset dmin * mn (in ggml's float order).
+inline void scaled_min_k4(int j, const uint8_t* q, float d, float dmin, float* scale, float* min) {
+  uint8_t sc, mn;
+  scale_min_k4(j, q, &sc, &mn);
+  *scale = d * sc;
+  *min = dmin * mn;
+}
+
 inline void pack_scale_min_k4(const uint8_t* ls, const uint8_t* lm, uint8_t* q) {
   for (int j = 0; j < 8; ++j) {
     if (j < 4) {
@@ -275,11 +267,9 @@ void quantize_kx_scales(const float* x, int nmax, float rmin, float rdelta, int 
   const float d_all = fp16_to_fp32(*d_out);
   const float dmin_all = fp16_to_fp32(*dmin_out);
   for (int j = 0; j < kSub; ++j) {
-    uint8_t sc, mn;
-    scale_min_k4(j, packed, &sc, &mn);
-    const float d = d_all * sc;
+    float d, dm;
+    scaled_min_k4(j, packed, d_all, dmin_all, &d, &dm);
     if (d == 0.0f) continue;
-    const float dm = dmin_all * mn;
     for (int ii = 0; ii < 32; ++ii) {
       L[32 * j + ii] =
           static_cast<uint8_t>(std::clamp(nearest_int((x[32 * j + ii] + dm) / d), 0, nmax));
@@ -341,13 +331,9 @@ void dequantize_q4_k(const BlockQ4_K* x, float* y, int64_t nb) {
     const float min = fp16_to_fp32(x[i].dmin);
     const uint8_t* q = x[i].qs;
     for (int is = 0; is < 8; is += 2, q += 32) {
-      uint8_t sc, mn;
-      scale_min_k4(is, x[i].scales, &sc, &mn);
-      const float d1 = d * sc;
-      const float m1 = min * mn;
-      scale_min_k4(is + 1, x[i].scales, &sc, &mn);
-      const float d2 = d * sc;
-      const float m2 = min * mn;
+      float d1, m1, d2, m2;
+      scaled_min_k4(is, x[i].scales, d, min, &d1, &m1);
+      scaled_min_k4(is + 1, x[i].scales, d, min, &d2, &m2);
       for (int l = 0; l < 32; ++l) *y++ = d1 * static_cast<float>(q[l] & 0x0F) - m1;
       for (int l = 0; l < 32; ++l) *y++ = d2 * static_cast<float>(q[l] >> 4) - m2;
     }
@@ -362,13 +348,9 @@ void dequantize_q5_k(const BlockQ5_K* x, float* y, int64_t nb) {
     const uint8_t* qh = x[i].qh;
     uint8_t u1 = 1, u2 = 2;
     for (int is = 0; is < 8; is += 2, ql += 32) {
-      uint8_t sc, mn;
-      scale_min_k4(is, x[i].scales, &sc, &mn);
-      const float d1 = d * sc;
-      const float m1 = min * mn;
-      scale_min_k4(is + 1, x[i].scales, &sc, &mn);
-      const float d2 = d * sc;
-      const float m2 = min * mn;
+      float d1, m1, d2, m2;
+      scaled_min_k4(is, x[i].scales, d, min, &d1, &m1);
+      scaled_min_k4(is + 1, x[i].scales, d, min, &d2, &m2);
       for (int l = 0; l < 32; ++l) {
         *y++ = d1 * static_cast<float>((ql[l] & 0x0F) + ((qh[l] & u1) ? 16 : 0)) - m1;
       }
@@ -470,16 +452,8 @@ void quantize_q3_k(const float* x, BlockQ3_K* y, int64_t nb) {
   int8_t L[kQK_K];           // [element] levels, +4 offset once final
   float scales[kQK_K / 16];  // [sub-block]
   for (int64_t i = 0; i < nb; ++i, x += kQK_K) {
-    float max_scale = 0.0f;
-    float amax = 0.0f;
-    for (int j = 0; j < kQK_K / 16; ++j) {
-      scales[j] = make_q3_quants(16, 4, x + 16 * j, L + 16 * j);
-      const float scale = std::fabs(scales[j]);
-      if (scale > amax) {
-        amax = scale;
-        max_scale = scales[j];
-      }
-    }
+    for (int j = 0; j < kQK_K / 16; ++j) scales[j] = make_q3_quants(16, 4, x + 16 * j, L + 16 * j);
+    const float max_scale = signed_absmax(scales, kQK_K / 16);
     std::memset(y[i].scales, 0, sizeof(y[i].scales));
     if (max_scale != 0.0f) {
       const float iscale = -32.f / max_scale;
@@ -613,16 +587,8 @@ void quantize_q6_k(const float* x, BlockQ6_K* y, int64_t nb) {
 
 void quantize_q8_k(const float* x, BlockQ8_K* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, x += kQK_K) {
-    float max = 0.0f;
-    float amax = 0.0f;
-    for (int j = 0; j < kQK_K; ++j) {
-      const float ax = std::fabs(x[j]);
-      if (ax > amax) {
-        amax = ax;
-        max = x[j];
-      }
-    }
-    if (amax == 0.0f) {
+    const float max = signed_absmax(x, kQK_K);
+    if (max == 0.0f) {
       // ggml leaves bsums untouched here; zeroing them keeps the output deterministic.
       std::memset(&y[i], 0, sizeof(BlockQ8_K));
       continue;

@@ -12,20 +12,6 @@ namespace hearth::quant_detail {
 
 namespace {
 
-// The signed value of largest magnitude (first one on ties); Q4_0/Q5_0 map it to level 0 so the
-// sign of d carries the side with the bigger outlier.
-float signed_absmax(const float* x, int n) {
-  float amax = 0.0f;
-  float max = 0.0f;
-  for (int j = 0; j < n; ++j) {
-    if (amax < std::fabs(x[j])) {
-      amax = std::fabs(x[j]);
-      max = x[j];
-    }
-  }
-  return max;
-}
-
 // Truncates v toward zero into [lo, hi]; clamping in float first keeps the conversion defined
 // even when an overflowing scale (|x| near FLT_MAX) turns v into inf or NaN (NaN -> lo).
 inline int trunc_clamp(float v, int lo, int hi) {

@@ -51,6 +51,25 @@ void expect_types(const std::string& path, const std::map<std::string, DType>& w
   }
 }
 
+// A synthetic model generated directly in `type` has the types `hearth quantize` gives its f32
+// twin: both use model::plan_tensor_types.
+void expect_same_types_as_synthetic(const Quantised& q, Arch arch, FileType type) {
+  const std::string direct = q.dir.file("direct.gguf");
+  testing::write_tiny_gguf(direct, arch, type);
+  auto a = gguf::GgufFile::open(direct);
+  auto b = gguf::GgufFile::open(q.out);
+  ASSERT_TRUE(a.is_ok() && b.is_ok());
+  ASSERT_EQ(a->tensors().size(), b->tensors().size());
+  for (size_t i = 0; i < a->tensors().size(); ++i) {
+    const gguf::TensorInfo& x = a->tensors()[i];
+    const gguf::TensorInfo& y = b->tensors()[i];
+    ASSERT_EQ(x.name, y.name);
+    EXPECT_EQ(x.type, y.type) << x.name << ": synthetic " << dtype_name(x.type) << ", quantize "
+                              << dtype_name(y.type);
+  }
+  EXPECT_EQ(*a->get_u64("general.file_type"), *b->get_u64("general.file_type"));
+}
+
 // Tiny dense: 5 layers (3 = attention), tied output. n_attention_wv = 1 attn_v + 4 GDN attn_qkv
 // = 5, so the only attn_v (index 0) is not "more bits"; ffn_down in layers 2 and 4 is.
 TEST(Quantize, Q4KMDenseTypes) {
@@ -79,6 +98,7 @@ TEST(Quantize, Q4KMDenseTypes) {
   EXPECT_EQ(*f->get_string_array("tokenizer.ggml.tokens"),
             *src->get_string_array("tokenizer.ggml.tokens"));
   EXPECT_EQ(f->metadata().size(), src->metadata().size());
+  expect_same_types_as_synthetic(q, Arch::kQwen35, FileType::kQ4_K_M);
 }
 
 TEST(Quantize, Q4KMMoeTypes) {
@@ -97,6 +117,7 @@ TEST(Quantize, Q4KMMoeTypes) {
                           {"blk.1.ffn_down_shexp.weight", DType::kQ4_K},
                           {"blk.2.ffn_up_shexp.weight", DType::kQ4_K},
                       });
+  expect_same_types_as_synthetic(q, Arch::kQwen35Moe, FileType::kQ4_K_M);
 }
 
 TEST(Quantize, Q8_0AndQ4_0Types) {
@@ -119,6 +140,7 @@ TEST(Quantize, Q8_0AndQ4_0Types) {
                          {"output.weight", DType::kQ6_K},
                          {"blk.0.attn_qkv.weight", DType::kQ4_0},
                          {"blk.2.ffn_down_exps.weight", DType::kQ4_0}});
+    expect_same_types_as_synthetic(q, Arch::kQwen35Moe, FileType::kQ4_0);
   }
 }
 

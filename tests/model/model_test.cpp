@@ -370,10 +370,11 @@ TEST(ModelQuantised, Q4KMTypeMixing) {
   EXPECT_EQ(f.find_tensor("blk.4.ffn_down_exps.weight")->type, DType::kQ6_K);
   EXPECT_EQ(f.find_tensor("blk.4.ffn_down_shexp.weight")->type, DType::kQ6_K);
   EXPECT_EQ(f.find_tensor("blk.1.ffn_up_exps.weight")->type, DType::kQ4_K);
-  EXPECT_EQ(f.find_tensor("blk.0.attn_qkv.weight")->type, DType::kQ4_K);
+  EXPECT_EQ(f.find_tensor("blk.0.attn_qkv.weight")->type, DType::kQ5_K);  // GDN qkv: Q5_K
   EXPECT_EQ(f.find_tensor("blk.0.ssm_conv1d.weight")->type, DType::kF32);
   EXPECT_EQ(f.find_tensor("blk.0.ffn_gate_inp.weight")->type, DType::kF32);
-  EXPECT_EQ(f.find_tensor("blk.3.attn_v.weight")->type, DType::kQ6_K);
+  // attn_v counts with the 4 GDN attn_qkv: index 0 of 5 is not a more-bits one.
+  EXPECT_EQ(f.find_tensor("blk.3.attn_v.weight")->type, DType::kQ4_K);
   EXPECT_EQ(*f.get_u64("general.file_type"), 15u);
   // Tied dense q4_k_m: the embedding doubles as the head, so it gets the head's Q6_K.
   auto d = make_tiny(Arch::kQwen35, FileType::kQ4_K_M, 3);

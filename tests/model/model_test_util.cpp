@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numeric>
 
@@ -143,6 +144,15 @@ std::string blk_name(int64_t i, const char* s) {
   return "blk." + std::to_string(i) + "." + s;
 }
 
+// The tensors `names` of layer `il`, in order.
+template <size_t N>
+std::array<RefTensor, N> get_layer(const gguf::GgufFile& f, int64_t il,
+                                   const char* const (&names)[N]) {
+  std::array<RefTensor, N> out;
+  for (size_t i = 0; i < N; ++i) out[i] = get(f, blk_name(il, names[i]));
+  return out;
+}
+
 }  // namespace
 
 std::vector<double> reference_logits(const gguf::GgufFile& f, const std::vector<int32_t>& tokens) {
@@ -168,15 +178,10 @@ std::vector<double> reference_logits(const gguf::GgufFile& f, const std::vector<
       const int64_t Hk = hp.ssm_k_heads, Hv = hp.ssm_v_heads, dk = hp.ssm_k_dim, dv = hp.ssm_v_dim,
                     Kc = hp.conv_kernel, C = hp.conv_dim(), key_dim = hp.key_dim(),
                     value_dim = hp.value_dim();
-      RefTensor wqkv = get(f, blk_name(il, "attn_qkv.weight"));
-      RefTensor wz = get(f, blk_name(il, "attn_gate.weight"));
-      RefTensor wb = get(f, blk_name(il, "ssm_beta.weight"));
-      RefTensor wa = get(f, blk_name(il, "ssm_alpha.weight"));
-      RefTensor wconv = get(f, blk_name(il, "ssm_conv1d.weight"));
-      RefTensor dt = get(f, blk_name(il, "ssm_dt.bias"));
-      RefTensor A = get(f, blk_name(il, "ssm_a"));
-      RefTensor nw = get(f, blk_name(il, "ssm_norm.weight"));
-      RefTensor wo = get(f, blk_name(il, "ssm_out.weight"));
+      const auto [wqkv, wz, wb, wa, wconv, dt, A, nw, wo] = get_layer(
+          f, il,
+          {"attn_qkv.weight", "attn_gate.weight", "ssm_beta.weight", "ssm_alpha.weight",
+           "ssm_conv1d.weight", "ssm_dt.bias", "ssm_a", "ssm_norm.weight", "ssm_out.weight"});
       std::vector<std::vector<double>> raw(T);
       for (int64_t t = 0; t < T; ++t) raw[t] = matvec(wqkv, x[t]);
       std::vector<double> S(Hv * dk * dv, 0.0);
@@ -230,12 +235,10 @@ std::vector<double> reference_logits(const gguf::GgufFile& f, const std::vector<
       }
     } else {
       const int64_t Hq = hp.n_head, Hkv = hp.n_head_kv, dh = hp.head_dim, R = hp.rope_dims;
-      RefTensor wq = get(f, blk_name(il, "attn_q.weight"));
-      RefTensor wk = get(f, blk_name(il, "attn_k.weight"));
-      RefTensor wv = get(f, blk_name(il, "attn_v.weight"));
-      RefTensor wo = get(f, blk_name(il, "attn_output.weight"));
-      RefTensor qn = get(f, blk_name(il, "attn_q_norm.weight"));
-      RefTensor kn = get(f, blk_name(il, "attn_k_norm.weight"));
+      const auto [wq, wk, wv, wo, qn, kn] =
+          get_layer(f, il,
+                    {"attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight",
+                     "attn_q_norm.weight", "attn_k_norm.weight"});
       auto rope = [&](double* v, int64_t pos) {
         for (int64_t i = 0; i < R / 2; ++i) {
           const double ang = pos * std::pow(static_cast<double>(hp.rope_theta), -2.0 * i / R);
@@ -293,22 +296,18 @@ std::vector<double> reference_logits(const gguf::GgufFile& f, const std::vector<
       return matvec(dn, a, e * D, D);
     };
     if (hp.arch == Arch::kQwen35) {
-      RefTensor g = get(f, blk_name(il, "ffn_gate.weight"));
-      RefTensor u = get(f, blk_name(il, "ffn_up.weight"));
-      RefTensor dn = get(f, blk_name(il, "ffn_down.weight"));
+      const auto [g, u, dn] =
+          get_layer(f, il, {"ffn_gate.weight", "ffn_up.weight", "ffn_down.weight"});
       for (int64_t t = 0; t < T; ++t) {
         auto o = swiglu(g, u, dn, 0, hp.n_ff, x[t]);
         for (int64_t d = 0; d < D; ++d) h[t][d] += o[d];
       }
     } else {
-      RefTensor router = get(f, blk_name(il, "ffn_gate_inp.weight"));
-      RefTensor ge = get(f, blk_name(il, "ffn_gate_exps.weight"));
-      RefTensor ue = get(f, blk_name(il, "ffn_up_exps.weight"));
-      RefTensor de = get(f, blk_name(il, "ffn_down_exps.weight"));
-      RefTensor sg = get(f, blk_name(il, "ffn_gate_inp_shexp.weight"));
-      RefTensor gs = get(f, blk_name(il, "ffn_gate_shexp.weight"));
-      RefTensor us = get(f, blk_name(il, "ffn_up_shexp.weight"));
-      RefTensor ds = get(f, blk_name(il, "ffn_down_shexp.weight"));
+      const auto [router, ge, ue, de, sg, gs, us, ds] =
+          get_layer(f, il,
+                    {"ffn_gate_inp.weight", "ffn_gate_exps.weight", "ffn_up_exps.weight",
+                     "ffn_down_exps.weight", "ffn_gate_inp_shexp.weight", "ffn_gate_shexp.weight",
+                     "ffn_up_shexp.weight", "ffn_down_shexp.weight"});
       const int64_t E = hp.n_expert, K = hp.n_expert_used;
       for (int64_t t = 0; t < T; ++t) {
         std::vector<double> p = matvec(router, x[t]);
