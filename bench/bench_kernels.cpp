@@ -134,6 +134,9 @@ void MatvecArgs(benchmark::internal::Benchmark* b) {
 }
 void MatmulArgs(benchmark::internal::Benchmark* b) {
   for (DType t : {DType::kQ4_K, DType::kQ8_0, DType::kQ6_K, DType::kF16}) {
+    // 1 and 8: decode steps of one / eight concurrent streams (weights stay cache-warm here).
+    b->Args({static_cast<int64_t>(t), 1});
+    b->Args({static_cast<int64_t>(t), 8});
     b->Args({static_cast<int64_t>(t), 64});
     b->Args({static_cast<int64_t>(t), 512});
   }

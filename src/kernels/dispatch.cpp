@@ -89,12 +89,12 @@ uint8_t* act_scratch(size_t bytes) {
   return buf.as<uint8_t>();
 }
 
-bool fill_nan_if_bad(const WeightMatrix& w, float* y, int64_t ldy, int64_t n_tokens) {
+bool fill_nan_if_bad(const WeightMatrix& w, float* const* y_rows, int64_t n_tokens) {
   Status st = check_matrix(w);
   if (st.is_ok()) return false;
   LOG_ERROR("kernels: %s", st.message().c_str());
   for (int64_t t = 0; t < n_tokens; ++t) {
-    for (int64_t r = 0; r < w.rows; ++r) y[t * ldy + r] = std::numeric_limits<float>::quiet_NaN();
+    for (int64_t r = 0; r < w.rows; ++r) y_rows[t][r] = std::numeric_limits<float>::quiet_NaN();
   }
   return true;
 }
@@ -131,8 +131,8 @@ int64_t rows_per_tile(const WeightMatrix& w) {
   return std::clamp<int64_t>(static_cast<int64_t>((256u << 10) / bytes), 4, 4096);
 }
 
-void matmul_chunk(const WeightMatrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y,
-                  int64_t ldy, ThreadPool& pool);
+void matmul_chunk(const WeightMatrix& w, const float* x, int64_t ldx, int64_t n_tokens,
+                  float* const* y_rows, ThreadPool& pool);
 
 }  // namespace
 
@@ -217,17 +217,33 @@ constexpr int64_t kTokenChunk = 256;
 void matmul(const WeightMatrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y,
             int64_t ldy, ThreadPool& pool) {
   if (n_tokens <= 0 || w.rows == 0) return;
-  if (fill_nan_if_bad(w, y, ldy, n_tokens)) return;
+  float* rows[kTokenChunk];  // output row of each token of the current pass
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenChunk) {
-    matmul_chunk(w, x + t0 * ldx, ldx, std::min(kTokenChunk, n_tokens - t0), y + t0 * ldy, ldy,
-                 pool);
+    const int64_t n = std::min(kTokenChunk, n_tokens - t0);
+    for (int64_t t = 0; t < n; ++t) rows[t] = y + (t0 + t) * ldy;
+    if (t0 == 0 && fill_nan_if_bad(w, rows, n)) {
+      for (int64_t t = n; t < n_tokens; ++t) {
+        std::fill(y + t * ldy, y + t * ldy + w.rows, std::numeric_limits<float>::quiet_NaN());
+      }
+      return;
+    }
+    matmul_chunk(w, x + t0 * ldx, ldx, n, rows, pool);
+  }
+}
+
+void matmul_rows(const WeightMatrix& w, const float* x, int64_t ldx, int64_t n_tokens,
+                 float* const* y_rows, ThreadPool& pool) {
+  if (n_tokens <= 0 || w.rows == 0) return;
+  if (fill_nan_if_bad(w, y_rows, n_tokens)) return;
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenChunk) {
+    matmul_chunk(w, x + t0 * ldx, ldx, std::min(kTokenChunk, n_tokens - t0), y_rows + t0, pool);
   }
 }
 
 namespace {
 
-void matmul_chunk(const WeightMatrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y,
-                  int64_t ldy, ThreadPool& pool) {
+void matmul_chunk(const WeightMatrix& w, const float* x, int64_t ldx, int64_t n_tokens,
+                  float* const* y_rows, ThreadPool& pool) {
   const KernelTable& kt = tab();
   const WKind wk = wkind_of(w.type);
   const bool fallback = wk == WKind::kCount;
@@ -267,7 +283,7 @@ void matmul_chunk(const WeightMatrix& w, const float* x, int64_t ldx, int64_t n_
         for (int64_t t = t0; t < t1; t += kMaxTile) {
           const int nt = static_cast<int>(std::min<int64_t>(kMaxTile, t1 - t));
           dotfn(cols, row, act + t * astride, astride, nt, out);
-          for (int k = 0; k < nt; ++k) y[(t + k) * ldy + r] = out[k];
+          for (int k = 0; k < nt; ++k) y_rows[t + k][r] = out[k];
         }
       }
       return;
@@ -275,7 +291,7 @@ void matmul_chunk(const WeightMatrix& w, const float* x, int64_t ldx, int64_t n_
     if (t1 - t0 == 1) {
       for (int64_t r = r0; r < r1; ++r) {
         dotfn(cols, w.row(r), act + t0 * astride, astride, 1, out);
-        y[t0 * ldy + r] = out[0];
+        y_rows[t0][r] = out[0];
       }
       return;
     }
@@ -288,7 +304,7 @@ void matmul_chunk(const WeightMatrix& w, const float* x, int64_t ldx, int64_t n_
         const uint8_t* a = act + t * astride;
         for (int64_t r = rb; r < re; ++r) {
           dotfn(cols, w.row(r), a, astride, nt, out);
-          for (int k = 0; k < nt; ++k) y[(t + k) * ldy + r] = out[k];
+          for (int k = 0; k < nt; ++k) y_rows[t + k][r] = out[k];
         }
       }
     }
@@ -361,6 +377,15 @@ void axpy(float a, const float* x, float* y, int64_t n) {
 }
 float dot(const float* a, const float* b, int64_t n) {
   return tab().dot(a, b, n);
+}
+
+void delta_rule_step(float* S, int64_t dk, int64_t dv, const float* q, const float* k,
+                     const float* v, float decay, float beta, float* out) {
+  if (dk <= 0 || dv <= 0) {
+    if (dv > 0) std::fill(out, out + dv, 0.0f);
+    return;
+  }
+  tab().delta_rule_step(S, dk, dv, q, k, v, decay, beta, out);
 }
 
 void rope_neox(float* x, int64_t n_heads, int64_t head_dim, int64_t rot_dims, int64_t pos,

@@ -45,6 +45,8 @@ enum class ActKind : int { kF32 = 0, kQ8 = 1, kQ8K = 2 };
 // Dot products of one weight row (n elements, n a multiple of the block size) with nt activation
 // vectors (1 <= nt <= kMaxTile). act points at activation vector 0; vector t starts at
 // act + t * act_stride bytes (float[n], ActQ8[n/32] or ActQ8K[n/256] by kind). out[t] = dot.
+// 4: measured against 8 on the 0.8B decode step with 8 streams (Zen 4), 8 was no faster (the
+// weight tile is L1/L2-resident either way, and 8 tokens leave no registers for two chains).
 constexpr int kMaxTile = 4;
 using RowDotFn = void (*)(int64_t n, const void* w, const void* act, size_t act_stride, int nt,
                           float* out);
@@ -68,6 +70,9 @@ struct KernelTable {
   float (*dot)(const float* a, const float* b, int64_t n);
   // Rotates pairs (x[i], x[i + half]) of one head by (cos_t[i], sin_t[i]), i < half.
   void (*rope_rotate)(float* x, const float* cos_t, const float* sin_t, int64_t half);
+  // One decode step of the gated delta rule on S [dk][dv] (see kernels.h delta_rule_step).
+  void (*delta_rule_step)(float* S, int64_t dk, int64_t dv, const float* q, const float* k,
+                          const float* v, float decay, float beta, float* out);
   // Sum of n floats with independent accumulators: the bandwidth probe's inner loop.
   float (*sum_stream)(const float* x, int64_t n);
   // ActQ8K.qs order: false = natural; true = within every 128 elements the 32-element groups

@@ -55,6 +55,12 @@ void matvec(const WeightMatrix& w, const float* x, float* y, ThreadPool& pool);
 void matmul(const WeightMatrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y,
             int64_t ldy, ThreadPool& pool);
 
+// Like matmul, but token t's output row is y_rows[t] (its first `rows` floats written): batches
+// tokens whose outputs live in separate buffers (the LM head over several sequences) into one
+// pass over the weights. y_rows: [n_tokens] pointers.
+void matmul_rows(const WeightMatrix& w, const float* x, int64_t ldx, int64_t n_tokens,
+                 float* const* y_rows, ThreadPool& pool);
+
 // Row r of an embedding table (any dequantisable type) as floats. out: [cols].
 void embedding_row(const WeightMatrix& table, int64_t r, float* out);
 
@@ -71,6 +77,12 @@ void mul(const float* a, const float* b, float* y, int64_t n);
 void scale(float* x, float s, int64_t n);
 void axpy(float a, const float* x, float* y, int64_t n);  // y += a * x
 float dot(const float* a, const float* b, int64_t n);
+// One decode step of the gated delta rule on a state S [dk][dv] (row i belongs to key dim i),
+// in two passes over S instead of one per operation:
+//   S <- decay * S;  u = beta * (v - S^T k);  S <- S + k u^T;  out = S^T q.
+// q, k: [dk]; v, out: [dv] (out overwritten; may not alias the inputs).
+void delta_rule_step(float* S, int64_t dk, int64_t dv, const float* q, const float* k,
+                     const float* v, float decay, float beta, float* out);
 // NeoX RoPE on n_heads heads of head_dim floats laid out contiguously: within each head only
 // the first rot_dims dims rotate, pairs (i, i + rot_dims/2), angle pos * theta^(-2i/rot_dims).
 void rope_neox(float* x, int64_t n_heads, int64_t head_dim, int64_t rot_dims, int64_t pos,
@@ -83,6 +95,7 @@ float sum_probe(const float* x, int64_t n, ThreadPool& pool);
 
 // Best of `passes` streaming reads (sum_probe) over a fresh buffer of `bytes` (>> last-level
 // cache), in GB/s: the figure `hearth bench` and `hearth fit` put decode speed against.
-double measure_read_bandwidth_gbs(ThreadPool& pool, int64_t bytes = int64_t{512} << 20, int passes = 5);
+double measure_read_bandwidth_gbs(ThreadPool& pool, int64_t bytes = int64_t{512} << 20,
+                                  int passes = 5);
 
 }  // namespace hearth::kernels

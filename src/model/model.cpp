@@ -105,7 +105,9 @@ Status Model::forward(std::span<BatchEntry> batch, ThreadPool& pool,
   }
   for (const SeqSpan& sp : layout.seqs) sp.state->advance(sp.count);
 
-  // Final norm + LM head only for the rows whose logits were asked for.
+  // Final norm + LM head only for the rows whose logits were asked for, all entries in one
+  // matmul: the output matrix (the largest one) is read once per step, not once per sequence.
+  std::vector<float*> logit_rows;  // [rows normed into x] where each row's logits go
   int64_t row = 0;
   for (const BatchEntry& e : batch) {
     const int64_t n = static_cast<int64_t>(e.tokens.size());
@@ -113,12 +115,17 @@ Status Model::forward(std::span<BatchEntry> batch, ThreadPool& pool,
       const int64_t first = e.logits_mode == LogitsMode::kAll ? row : row + n - 1;
       const int64_t count = e.logits_mode == LogitsMode::kAll ? n : 1;
       for (int64_t t = 0; t < count; ++t) {
-        kernels::rms_norm(h.data() + (first + t) * D, w_.output_norm.data(), x.data() + t * D, D,
+        const int64_t dst = static_cast<int64_t>(logit_rows.size());
+        kernels::rms_norm(h.data() + (first + t) * D, w_.output_norm.data(), x.data() + dst * D, D,
                           hp.rms_eps);
+        logit_rows.push_back(e.logits + t * V);
       }
-      kernels::matmul(w_.output, x.data(), D, count, e.logits, V, pool);
     }
     row += n;
+  }
+  if (!logit_rows.empty()) {
+    kernels::matmul_rows(w_.output, x.data(), D, static_cast<int64_t>(logit_rows.size()),
+                         logit_rows.data(), pool);
   }
   return Status::ok();
 }

@@ -269,6 +269,79 @@ TEST(Kernels, MatmulMatchesMatvecAndReference) {
   }
 }
 
+// Decode-sized batches, every token count 1..17 (full tiles of 8 and 4 tokens, and every
+// remainder), one row and many, a large K: each token's row equals matvec of that token alone
+// and the reference.
+TEST(Kernels, MatmulSmallBatchesEveryCount) {
+  IsaGuard guard;
+  ThreadPool pool(2);
+  for (Isa isa : supported_isas()) {
+    ASSERT_TRUE(set_isa(isa));
+    for (DType t : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kQ8_0, DType::kF16}) {
+      for (int64_t cols : {int64_t{256}, int64_t{4096}}) {
+        for (int64_t rows : {int64_t{1}, int64_t{37}}) {
+          auto m = make_matrix(t, rows, cols, static_cast<uint32_t>(rows + cols));
+          const DenseRef dense(m.w);
+          const std::vector<float> x = random_floats(17 * cols, static_cast<uint32_t>(cols));
+          std::vector<float> yv(static_cast<size_t>(rows));
+          for (int64_t n_tokens = 1; n_tokens <= 17; ++n_tokens) {
+            // Large K: a few counts only (the tile logic is K-independent), to stay quick.
+            const bool few = n_tokens == 1 || n_tokens == 5 || n_tokens == 8 || n_tokens == 17;
+            if (cols > 256 && !few) continue;
+            SCOPED_TRACE(::testing::Message() << isa_name(isa) << " " << dtype_name(t) << " rows="
+                                              << rows << " cols=" << cols << " n=" << n_tokens);
+            std::vector<float> y(static_cast<size_t>(n_tokens * rows), -7.0f);
+            matmul(m.w, x.data(), cols, n_tokens, y.data(), rows, pool);
+            for (int64_t tk = 0; tk < n_tokens; ++tk) {
+              matvec(m.w, x.data() + tk * cols, yv.data(), pool);
+              // Tiles of several tokens may use fewer float chains than matvec (the same
+              // products, reassociated): f32 rounding relative to sum |w x|.
+              const float* xt = x.data() + tk * cols;
+              for (int64_t r = 0; r < rows; ++r) {
+                double mag = 0.0;
+                for (int64_t c = 0; c < cols; ++c) mag += std::fabs(dense.w[r * cols + c] * xt[c]);
+                ASSERT_NEAR(y[tk * rows + r], yv[r], 1e-6 * mag + 1e-5)
+                    << "token " << tk << " row " << r;
+              }
+              if (cols == 256) dense.expect_matches(x.data() + tk * cols, y.data() + tk * rows);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// matmul_rows writes token t's outputs through its own pointer (rows of separate buffers, in
+// any order) with the same values as matmul.
+TEST(Kernels, MatmulRowsScattersOutputs) {
+  IsaGuard guard;
+  ThreadPool pool(2);
+  for (Isa isa : supported_isas()) {
+    ASSERT_TRUE(set_isa(isa));
+    for (DType t : {DType::kQ6_K, DType::kQ4_K, DType::kF32, DType::kQ5_0}) {
+      SCOPED_TRACE(::testing::Message() << isa_name(isa) << " " << dtype_name(t));
+      const int64_t rows = 45, cols = 512, n_tokens = 11;
+      auto m = make_matrix(t, rows, cols, 5);
+      const std::vector<float> x = random_floats(n_tokens * cols, 6);
+      std::vector<float> y(static_cast<size_t>(n_tokens * rows));
+      matmul(m.w, x.data(), cols, n_tokens, y.data(), rows, pool);
+      std::vector<std::vector<float>> bufs(static_cast<size_t>(n_tokens));
+      std::vector<float*> ptrs;
+      for (int64_t tk = 0; tk < n_tokens; ++tk) {
+        bufs[static_cast<size_t>(n_tokens - 1 - tk)].assign(static_cast<size_t>(rows + 1), -7.0f);
+        ptrs.push_back(bufs[static_cast<size_t>(n_tokens - 1 - tk)].data());
+      }
+      matmul_rows(m.w, x.data(), cols, n_tokens, ptrs.data(), pool);
+      for (int64_t tk = 0; tk < n_tokens; ++tk) {
+        for (int64_t r = 0; r < rows; ++r)
+          ASSERT_EQ(ptrs[tk][r], y[tk * rows + r]) << tk << " " << r;
+        EXPECT_EQ(ptrs[tk][rows], -7.0f);
+      }
+    }
+  }
+}
+
 // More tokens than one internal pass (256): every chunk lands at the right rows of y.
 TEST(Kernels, MatmulLongBatch) {
   IsaGuard guard;

@@ -6,6 +6,7 @@
 // relative to the sum of magnitudes; axpy may fuse (FMA) so 1 ulp-ish.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -149,6 +150,60 @@ TEST(SmallOps, RopeNeox) {
             } else {
               ASSERT_NEAR(got[k], want[k], 2e-5) << k;
             }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The fused delta-rule step against the operation-by-operation definition in double, over
+// column counts that hit the 32-, 8- and scalar-column paths and several steps in a row (the
+// state carries over).
+TEST(SmallOps, DeltaRuleStep) {
+  IsaGuard guard;
+  for (Isa isa : supported_isas()) {
+    ASSERT_TRUE(set_isa(isa));
+    for (int64_t dk : {1, 5, 128}) {
+      for (int64_t dv : {1, 7, 8, 33, 72, 128}) {
+        SCOPED_TRACE(::testing::Message() << isa_name(isa) << " dk=" << dk << " dv=" << dv);
+        const uint32_t seed = static_cast<uint32_t>(dk * 1000 + dv);
+        std::vector<float> S = random_floats(dk * dv, seed);
+        std::vector<double> Sd(S.begin(), S.end());
+        std::vector<double> m_scale(static_cast<size_t>(dv), 0.0);  // [dv] max sum |k S| so far
+        for (int step = 0; step < 3; ++step) {
+          const std::vector<float> q = random_floats(dk, seed + 10 * step + 1);
+          const std::vector<float> k = random_floats(dk, seed + 10 * step + 2);
+          const std::vector<float> v = random_floats(dv, seed + 10 * step + 3);
+          const float decay = 0.9f - 0.2f * static_cast<float>(step), beta = 0.3f + 0.2f * step;
+          std::vector<float> out(static_cast<size_t>(dv), -7.0f);
+          delta_rule_step(S.data(), dk, dv, q.data(), k.data(), v.data(), decay, beta, out.data());
+          // Reference: S *= decay; m = S^T k; u = beta (v - m); S += k u^T; out = S^T q.
+          // The prediction S^T k is a dk-term f32 sum in the kernel: its rounding (relative to
+          // sum |k S|, carried from step to step through S) bounds how far S can drift.
+          std::vector<double> want(static_cast<size_t>(dv), 0.0), mag(static_cast<size_t>(dv), 0.0);
+          for (auto& s : Sd) s *= decay;
+          for (int64_t j = 0; j < dv; ++j) {
+            double m = 0.0, m_mag = 0.0;
+            for (int64_t i = 0; i < dk; ++i) {
+              m += k[i] * Sd[i * dv + j];
+              m_mag += std::fabs(k[i] * Sd[i * dv + j]);
+            }
+            m_scale[j] = std::max(m_scale[j], m_mag);
+            const double u = beta * (v[j] - m);
+            for (int64_t i = 0; i < dk; ++i) {
+              Sd[i * dv + j] += k[i] * u;
+              want[j] += q[i] * Sd[i * dv + j];
+              mag[j] += std::fabs(q[i] * Sd[i * dv + j]);
+            }
+          }
+          for (int64_t j = 0; j < dv; ++j) {
+            ASSERT_NEAR(out[j], want[j], 1e-5 * (mag[j] + 1.0) + 1e-5 * m_scale[j] * mag[j])
+                << "step " << step << " j " << j;
+          }
+          for (int64_t i = 0; i < dk * dv; ++i) {
+            ASSERT_NEAR(S[i], Sd[i], 1e-5 * (std::fabs(Sd[i]) + 1.0 + m_scale[i % dv]))
+                << "step " << step;
           }
         }
       }

@@ -10,22 +10,13 @@
 namespace hearth::model {
 
 void delta_rule_recurrent(const DeltaRuleInput& in, float* S, float* o, int64_t o_stride) {
-  const int64_t dk = in.dk, dv = in.dv;
-  std::vector<float> m(dv), u(dv);  // [dv] prediction for k, correction
+  // The fused kernel reads S twice and writes it once per token (decay, prediction, update and
+  // readout as separate passes read it five times): per stream this is the state traffic of
+  // every decode step.
   for (int64_t t = 0; t < in.n_tokens; ++t) {
-    const float* q = in.q + t * in.qk_stride;
-    const float* k = in.k + t * in.qk_stride;
-    const float* v = in.v + t * in.v_stride;
-    const float decay = std::exp(in.g[t * in.gb_stride]);
-    const float beta = in.beta[t * in.gb_stride];
-    kernels::scale(S, decay, dk * dv);
-    std::fill(m.begin(), m.end(), 0.0f);
-    for (int64_t i = 0; i < dk; ++i) kernels::axpy(k[i], S + i * dv, m.data(), dv);
-    for (int64_t j = 0; j < dv; ++j) u[j] = beta * (v[j] - m[j]);
-    for (int64_t i = 0; i < dk; ++i) kernels::axpy(k[i], u.data(), S + i * dv, dv);
-    float* out = o + t * o_stride;
-    std::fill(out, out + dv, 0.0f);
-    for (int64_t i = 0; i < dk; ++i) kernels::axpy(q[i], S + i * dv, out, dv);
+    kernels::delta_rule_step(S, in.dk, in.dv, in.q + t * in.qk_stride, in.k + t * in.qk_stride,
+                             in.v + t * in.v_stride, std::exp(in.g[t * in.gb_stride]),
+                             in.beta[t * in.gb_stride], o + t * o_stride);
   }
 }
 
@@ -133,25 +124,32 @@ void gated_deltanet_forward(const HParams& hp, const GdnWeights& w, int64_t laye
   kernels::matmul(w.beta, x, D, N, beta.data(), Hv, pool);
   kernels::matmul(w.alpha, x, D, N, g.data(), Hv, pool);
 
-  // Causal depthwise conv per channel, continuing each sequence's conv state.
+  // Causal depthwise conv per channel, continuing each sequence's conv state. Channels are the
+  // innermost loop (contiguous rows of qkv, conv and the state), so it vectorises; per channel
+  // the taps are summed in the same order as the definition.
   pool.parallel_for(conv_dim, [&](int64_t c_begin, int64_t c_end) {
+    const float* wconv = w.conv.data();  // [conv_dim][Kc]
+    const int64_t keep = Kc - 1;
     for (const SeqSpan& sp : batch.seqs) {
       float* st = sp.state->gdn(layer).conv.data();  // [Kc-1][conv_dim]
-      for (int64_t c = c_begin; c < c_end; ++c) {
-        const float* wc = w.conv.data() + c * Kc;
-        auto input = [&](int64_t t) {  // t relative to the span; negative = from the state
-          return t >= 0 ? qkv[(sp.begin + t) * conv_dim + c] : st[(Kc - 1 + t) * conv_dim + c];
-        };
-        for (int64_t t = 0; t < sp.count; ++t) {
-          float acc = 0.0f;
-          for (int64_t j = 0; j < Kc; ++j) acc += wc[j] * input(t - (Kc - 1) + j);
-          conv[(sp.begin + t) * conv_dim + c] = acc;
+      // Input row at span position t (negative: from the state, t = -1 the newest).
+      auto input_row = [&](int64_t t) {
+        return t >= 0 ? qkv.data() + (sp.begin + t) * conv_dim : st + (keep + t) * conv_dim;
+      };
+      for (int64_t t = 0; t < sp.count; ++t) {
+        float* dst = conv.data() + (sp.begin + t) * conv_dim;
+        std::fill(dst + c_begin, dst + c_end, 0.0f);
+        for (int64_t j = 0; j < Kc; ++j) {
+          const float* src = input_row(t - keep + j);
+          for (int64_t c = c_begin; c < c_end; ++c) dst[c] += wconv[c * Kc + j] * src[c];
         }
-        // New state: the last Kc-1 inputs of [state | span].
-        float tail[16];
-        const int64_t keep = Kc - 1;
-        for (int64_t j = 0; j < keep; ++j) tail[j] = input(sp.count - keep + j);
-        for (int64_t j = 0; j < keep; ++j) st[j * conv_dim + c] = tail[j];
+      }
+      // New state: the last Kc-1 inputs of [state | span]. Row j takes combined position
+      // count + j >= j, so rows are read before they are overwritten.
+      for (int64_t j = 0; j < keep; ++j) {
+        const float* src = input_row(sp.count - keep + j);
+        float* row = st + j * conv_dim;
+        if (src != row) std::copy(src + c_begin, src + c_end, row + c_begin);
       }
     }
   });

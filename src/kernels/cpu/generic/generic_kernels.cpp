@@ -216,6 +216,29 @@ float sum_stream(const float* x, int64_t n) {
   return s;
 }
 
+// Columns in blocks of 64 so the prediction / correction stay in a small local array.
+void delta_rule_step(float* S, int64_t dk, int64_t dv, const float* q, const float* k,
+                     const float* v, float decay, float beta, float* out) {
+  constexpr int64_t kCols = 64;
+  for (int64_t c0 = 0; c0 < dv; c0 += kCols) {
+    const int64_t nc = std::min(kCols, dv - c0);
+    float u[kCols] = {}, o[kCols] = {};
+    for (int64_t i = 0; i < dk; ++i) {
+      const float* s = S + i * dv + c0;
+      for (int64_t j = 0; j < nc; ++j) u[j] += k[i] * s[j];
+    }
+    for (int64_t j = 0; j < nc; ++j) u[j] = beta * (v[c0 + j] - decay * u[j]);
+    for (int64_t i = 0; i < dk; ++i) {
+      float* s = S + i * dv + c0;
+      for (int64_t j = 0; j < nc; ++j) {
+        s[j] = decay * s[j] + k[i] * u[j];
+        o[j] += q[i] * s[j];
+      }
+    }
+    for (int64_t j = 0; j < nc; ++j) out[c0 + j] = o[j];
+  }
+}
+
 }  // namespace g
 }  // namespace
 
@@ -244,6 +267,7 @@ const KernelTable& generic_kernel_table() {
     t.axpy = g::axpy;
     t.dot = g::dot;
     t.rope_rotate = g::rope_rotate;
+    t.delta_rule_step = g::delta_rule_step;
     t.sum_stream = g::sum_stream;
     return t;
   }();
