@@ -8,7 +8,7 @@ DEPS := cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev libbenchmark-
         libpcre2-dev libutf8proc-dev nlohmann-json3-dev libcpp-httplib-dev libcurl4-openssl-dev \
         libssl-dev libedit-dev python3 tmux
 
-.PHONY: deps e2e-deps configure build run test test-asan fuzz bench clean format
+.PHONY: deps e2e-deps configure build run test test-asan test-tsan fuzz bench clean format
 
 deps:
 	@missing=""; for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -41,6 +41,16 @@ test-asan: deps
 	  -DCMAKE_C_FLAGS="-O1 -g1" -DHEARTH_SANITIZE=ON -DHEARTH_BUILD_BENCH=OFF
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS) --timeout 900 -L unit
+
+# Engine tests (engine thread, request handles, shared KV chunks of the prefix cache) under
+# ThreadSanitizer, in their own build folder. Only the engine test binaries are built.
+test-tsan: deps
+	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O1 -g1 -fsanitize=thread" \
+	  -DCMAKE_C_FLAGS="-O1 -g1 -fsanitize=thread" -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread \
+	  -DHEARTH_BUILD_BENCH=OFF
+	cmake --build build-tsan -j $(JOBS) --target test_engine test_kv_sharing
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --output-on-failure \
+	  -j $(JOBS) --timeout 1800 -R '^(Engine|KvSharing)\.'
 
 # libFuzzer target for the GGUF reader (clang). Runs 60 s from the checked-in bad-file corpus.
 fuzz: deps

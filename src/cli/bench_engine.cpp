@@ -5,6 +5,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/log.h"
 #include "base/timer.h"
 #include "engine/loaded_model.h"
 
@@ -53,7 +54,8 @@ Result<std::pair<int64_t, double>> run_streams(engine::Engine& eng, int streams,
         if (ev->kind == engine::Event::Kind::kToken) {
           stamps[static_cast<size_t>(i)].push_back(now_ns());
         } else {
-          if (ev->finish == engine::FinishReason::kError) errors[static_cast<size_t>(i)] = ev->error;
+          if (ev->finish == engine::FinishReason::kError)
+            errors[static_cast<size_t>(i)] = ev->error;
           return;
         }
       }
@@ -79,8 +81,10 @@ Result<std::pair<int64_t, double>> run_streams(engine::Engine& eng, int streams,
 
 }  // namespace
 
-Result<ParallelBenchResult> bench_parallel(const std::string& model_path, int streams, int64_t n_gen, int threads) {
-  if (streams < 1 || n_gen < 2) return invalid_argument_error("--parallel needs >= 1 stream and -n >= 2");
+Result<ParallelBenchResult> bench_parallel(const std::string& model_path, int streams,
+                                           int64_t n_gen, int threads) {
+  if (streams < 1 || n_gen < 2)
+    return invalid_argument_error("--parallel needs >= 1 stream and -n >= 2");
   ParallelBenchResult r;
   r.streams = streams;
   engine::EngineOptions opt;
@@ -99,7 +103,8 @@ Result<ParallelBenchResult> bench_parallel(const std::string& model_path, int st
   return r;
 }
 
-Result<ReuseBenchResult> bench_prefix_reuse(const std::string& model_path, int64_t context_tokens, int threads) {
+Result<ReuseBenchResult> bench_prefix_reuse(const std::string& model_path, int64_t context_tokens,
+                                            int threads) {
   ReuseBenchResult r;
   r.context_tokens = context_tokens;
   engine::EngineOptions opt;
@@ -112,7 +117,8 @@ Result<ReuseBenchResult> bench_prefix_reuse(const std::string& model_path, int64
   std::vector<int32_t> turn2 = turn1;
   for (int32_t t : bench_prompt(64, 2, eng.model().n_vocab())) turn2.push_back(t);
 
-  auto ttft = [&](engine::Engine& e, const std::vector<int32_t>& prompt, int64_t* cached) -> Result<double> {
+  auto ttft = [&](engine::Engine& e, const std::vector<int32_t>& prompt,
+                  int64_t* cached) -> Result<double> {
     Stopwatch sw;
     HEARTH_ASSIGN_OR_RETURN(auto h, e.submit(greedy(prompt, 1)));
     double first = -1;
@@ -129,10 +135,27 @@ Result<ReuseBenchResult> bench_prefix_reuse(const std::string& model_path, int64
   };
   HEARTH_ASSIGN_OR_RETURN(double first_turn, ttft(eng, turn1, nullptr));
   (void)first_turn;
+  // Checkpoints along the first turn share their KV chunks: the cache should hold about one copy
+  // of the state plus a GDN state per checkpoint.
+  const engine::EngineStats after_turn1 = eng.stats();
+  r.cache_entries = after_turn1.cache_entries;
+  r.cache_bytes = after_turn1.cache_bytes;
+  {
+    model::SequenceState one = eng.model().new_sequence();
+    one.reserve_tokens(context_tokens);
+    r.one_state_bytes = one.memory_bytes();
+  }
+  LOG_INFO(
+      "prefix cache after a %lld-token turn: %zu checkpoints in %.1f MiB; one state at that "
+      "length: %.1f MiB",
+      static_cast<long long>(context_tokens), r.cache_entries,
+      static_cast<double>(r.cache_bytes) / (1 << 20),
+      static_cast<double>(r.one_state_bytes) / (1 << 20));
   HEARTH_ASSIGN_OR_RETURN(r.warm_ttft_s, ttft(eng, turn2, &r.cached_tokens));
   engine::EngineOptions cold_opt = opt;
   cold_opt.prefix_cache_bytes = 0;
-  HEARTH_ASSIGN_OR_RETURN(auto cold_engine, engine::Engine::create(lm->model, lm->tokenizer, cold_opt));
+  HEARTH_ASSIGN_OR_RETURN(auto cold_engine,
+                          engine::Engine::create(lm->model, lm->tokenizer, cold_opt));
   HEARTH_ASSIGN_OR_RETURN(r.cold_ttft_s, ttft(*cold_engine, turn2, nullptr));
   return r;
 }

@@ -100,6 +100,8 @@ struct EngineOptions {
   // Bytes of KV cache + recurrent state the running sequences may reserve (each reserves what it
   // needs at prompt + max_tokens). A request waits while others hold the memory and fails with a
   // clear error when it could never fit. 0: 3/4 of the memory available when the engine starts.
+  // A sequence resumed from a checkpoint still reserves its whole state: the KV chunks it shares
+  // with the prefix cache stay alive through the sequence if the cache evicts them.
   uint64_t state_memory_budget = 0;
 };
 
@@ -116,7 +118,8 @@ struct EngineStats {
   uint64_t steps = 0;
   size_t cache_bytes = 0;
   size_t cache_entries = 0;
-  size_t state_bytes = 0;           // live sequence state (KV + recurrent)
+  size_t state_bytes = 0;           // live sequence state (KV + recurrent) not in cache_bytes:
+                                    // KV chunks shared with checkpoints count once, there
   uint64_t state_reserved = 0;      // reserved by running sequences (<= state_memory_budget)
 };
 

@@ -1,5 +1,8 @@
-// Per-sequence recurrent state and chunked KV cache.
+// Per-sequence recurrent state and chunked, copy-on-write shared KV cache.
 #include "model/state.h"
+
+#include <algorithm>
+#include <cstring>
 
 namespace hearth::model {
 
@@ -35,27 +38,73 @@ void SequenceState::reset() {
     std::fill(g.recurrent.begin(), g.recurrent.end(), 0.0f);
   }
   for (auto& kv : kv_) {
-    kv.k_chunks.clear();
+    kv.k_chunks.clear();  // drops this state's references only; snapshots keep theirs
     kv.v_chunks.clear();
   }
 }
 
+SequenceState::KvChunk SequenceState::new_chunk() const {
+  // Zeroed so that rows never written (beyond n_past) hold no stale data in a dump.
+  return std::make_shared<uint8_t[]>(kv_chunk_bytes());
+}
+
+void SequenceState::make_unique(KvChunk& chunk) const {
+  if (chunk.use_count() <= 1) return;
+  KvChunk copy = std::make_shared_for_overwrite<uint8_t[]>(kv_chunk_bytes());
+  std::memcpy(copy.get(), chunk.get(), kv_chunk_bytes());
+  chunk = std::move(copy);
+}
+
 void SequenceState::reserve_tokens(int64_t n_tokens) {
   const int64_t n_chunks = (n_tokens + kKvChunkTokens - 1) / kKvChunkTokens;
+  // Chunks that will be written: from the one holding n_past up to the last needed. Earlier
+  // chunks are only read, so they stay shared.
+  const int64_t first_written = n_past_ / kKvChunkTokens;
   for (auto& kv : kv_) {
+    const int64_t have = static_cast<int64_t>(kv.k_chunks.size());
+    for (int64_t c = first_written; c < std::min(have, n_chunks); ++c) {
+      make_unique(kv.k_chunks[c]);
+      make_unique(kv.v_chunks[c]);
+    }
     while (static_cast<int64_t>(kv.k_chunks.size()) < n_chunks) {
-      kv.k_chunks.emplace_back(kKvChunkTokens * kv_row_bytes_);
-      kv.v_chunks.emplace_back(kKvChunkTokens * kv_row_bytes_);
+      kv.k_chunks.push_back(new_chunk());
+      kv.v_chunks.push_back(new_chunk());
     }
   }
 }
 
+size_t SequenceState::recurrent_bytes() const {
+  return gdn_.size() * static_cast<size_t>(conv_elems_ + rec_elems_) * sizeof(float);
+}
+
+size_t SequenceState::kv_chunk_count() const {
+  size_t n = 0;
+  for (const auto& kv : kv_) n += kv.k_chunks.size() + kv.v_chunks.size();
+  return n;
+}
+
 size_t SequenceState::memory_bytes() const {
-  size_t n = gdn_.size() * (conv_elems_ + rec_elems_) * sizeof(float);
+  return recurrent_bytes() + kv_chunk_count() * kv_chunk_bytes();
+}
+
+size_t SequenceState::shared_kv_chunk_count() const {
+  size_t n = 0;
   for (const auto& kv : kv_) {
-    n += (kv.k_chunks.size() + kv.v_chunks.size()) * kKvChunkTokens * kv_row_bytes_;
+    for (const auto& c : kv.k_chunks) n += c.use_count() > 1 ? 1 : 0;
+    for (const auto& c : kv.v_chunks) n += c.use_count() > 1 ? 1 : 0;
   }
   return n;
+}
+
+size_t SequenceState::owned_memory_bytes() const {
+  return recurrent_bytes() + (kv_chunk_count() - shared_kv_chunk_count()) * kv_chunk_bytes();
+}
+
+void SequenceState::for_each_kv_chunk(const std::function<void(const void* id)>& fn) const {
+  for (const auto& kv : kv_) {
+    for (const auto& c : kv.k_chunks) fn(c.get());
+    for (const auto& c : kv.v_chunks) fn(c.get());
+  }
 }
 
 bool SequenceState::shaped_for(const HParams& hp) const {
