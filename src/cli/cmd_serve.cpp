@@ -102,6 +102,18 @@ Status run_serve(const ServeArgs& args) {
     return models_store->remove(parsed);
   };
 
+  opts.pull_model = [models_store](const std::string& name,
+                                   const std::function<void(const server::PullUpdate&)>& progress,
+                                   const std::function<bool()>& cancelled) -> Status {
+    HEARTH_ASSIGN_OR_RETURN(store::ModelName parsed, store::parse_model_name(name));
+    store::PullOptions pull_options = store::pull_options_from_env();
+    pull_options.progress = [&progress](const store::PullProgress& p) {
+      progress(server::PullUpdate{p.status, p.digest, p.total, p.completed});
+    };
+    pull_options.cancelled = cancelled;
+    return models_store->pull(parsed, pull_options);
+  };
+
   // Signals go to one waiting thread, which stops the server (not async-signal code).
   sigset_t set;
   sigemptyset(&set);

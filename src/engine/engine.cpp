@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unordered_set>
 
 #include <unistd.h>
 
@@ -329,8 +330,10 @@ void Engine::sample_and_emit(Sequence& seq, const float* logits_in) {
 
   sampling::TokenFilter filter;
   if (seq.constraint) {
-    const sampling::TokenConstraint* c = seq.constraint.get();
-    filter = [c](int32_t t) { return c->allows(t); };
+    // The constraint masks forbidden tokens to -inf in one bulk pass; the pass-through filter
+    // only makes the sampler report an error when nothing is left.
+    seq.constraint->mask_logits(logits, static_cast<int32_t>(seq.logits.size()));
+    filter = [](int32_t) { return true; };
   }
   auto sampled = seq.sampler.sample(logits, static_cast<int32_t>(seq.logits.size()),
                                     seq.constraint ? &filter : nullptr);
@@ -417,8 +420,18 @@ void Engine::reap_finished() {
     if (s->finished) reserved_ -= s->reserved_bytes;
   running_.erase(std::remove_if(running_.begin(), running_.end(), [](const auto& s) { return s->finished; }),
                  running_.end());
+  // Live state not already counted in the prefix cache's bytes: KV chunks shared with
+  // checkpoints (or between sequences resumed from one) count once, in cache_bytes when the
+  // cache holds them, else here.
   size_t state_bytes = 0;
-  for (const auto& s : running_) state_bytes += s->state.memory_bytes();
+  std::unordered_set<const void*> seen;
+  for (const auto& s : running_) {
+    state_bytes += s->state.recurrent_bytes();
+    const size_t chunk_bytes = s->state.kv_chunk_bytes();
+    s->state.for_each_kv_chunk([&](const void* id) {
+      if (!cache_->holds_chunk(id) && seen.insert(id).second) state_bytes += chunk_bytes;
+    });
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   stats_.running = static_cast<int>(running_.size());
   stats_.waiting = static_cast<int>(waiting_.size());

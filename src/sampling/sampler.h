@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <random>
 #include <span>
@@ -60,6 +61,13 @@ class TokenConstraint {
   virtual ~TokenConstraint() = default;
   virtual bool allows(int32_t token) const = 0;
   virtual void accept(int32_t token) = 0;
+  // Sets logits[t] = -inf for every token t that may not come next. Constraints with many
+  // forbidden tokens override it with a bulk walk (one allows() call per token is too slow for a
+  // 248K vocabulary on every step).
+  virtual void mask_logits(float* logits, int32_t n_vocab) const {
+    for (int32_t t = 0; t < n_vocab; ++t)
+      if (!allows(t)) logits[t] = -std::numeric_limits<float>::infinity();
+  }
 };
 
 class Sampler {

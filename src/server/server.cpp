@@ -2,13 +2,22 @@
 // metrics, and the loop that feeds engine events to (streamed) responses.
 #include "server/server.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cmath>
+#include <condition_variable>
 #include <cstdlib>
-#include <functional>
 #include <ctime>
+#include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -16,7 +25,11 @@
 #include "api/json_value.h"
 #include "base/log.h"
 #include "chat/output_parser.h"
+#include "gguf/gguf_file.h"
 #include "server/chat_output.h"
+#include "server/structured_output.h"
+#include "server/tool_choice.h"
+#include "store/model_store.h"
 
 namespace hearth::server {
 
@@ -355,6 +368,7 @@ struct ChoiceState {
   int64_t reasoning_tokens = 0;
   Json logprobs = Json::array();  // OpenAI logprobs.content entries
   size_t logprobs_sent = 0;
+  size_t text_offset = 0;  // legacy completions logprobs: bytes of the tokens already reported
   size_t tools_sent = 0;
   bool done = false;
   Status error;
@@ -434,14 +448,25 @@ ChoiceDelta apply_event(Job& job, size_t i, const engine::Event& ev) {
 }
 
 // Reads events of every choice until all finish. on_event(i, event, delta) returns false when
-// the client is gone; on_idle() is called when nothing arrived for a while (keep-alives).
+// the client is gone; on_idle() is called when nothing arrived for a while (keep-alives);
+// client_alive() (non-streamed responses, which write nothing until the end) is polled a few
+// times a second and returning false cancels the generation.
 bool drive(Job& job,
            const std::function<bool(size_t, const engine::Event&, const ChoiceDelta&)>& on_event,
-           const std::function<bool()>& on_idle) {
+           const std::function<bool()>& on_idle,
+           const std::function<bool()>& client_alive = nullptr) {
   size_t left = job.handles.size();
-  auto wait = left == 1 ? std::chrono::milliseconds(250) : std::chrono::milliseconds(5);
+  auto wait = left == 1 ? std::chrono::milliseconds(100) : std::chrono::milliseconds(5);
   auto last_activity = Clock::now();
+  auto last_alive_check = Clock::now();
   while (left > 0) {
+    if (client_alive && Clock::now() - last_alive_check > std::chrono::milliseconds(100)) {
+      last_alive_check = Clock::now();
+      if (!client_alive()) {
+        job.cancel_all();
+        return false;
+      }
+    }
     bool got = false;
     for (size_t i = 0; i < job.handles.size(); ++i) {
       if (job.choices[i].done) continue;
@@ -475,6 +500,72 @@ bool drive(Job& job,
   return true;
 }
 
+// httplib 0.11 gives handlers no access to the connection, so a non-streamed handler finds its
+// socket among the process's descriptors by the connection's addresses (a TCP 4-tuple is unique
+// while the connection is open, and httplib keeps it open until the handler returns).
+int find_client_socket(const httplib::Request& req) {
+  if (req.remote_port <= 0 || req.local_port <= 0) return -1;
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return -1;
+  int found = -1;
+  while (dirent* e = readdir(dir)) {
+    char* end = nullptr;
+    long fd = std::strtol(e->d_name, &end, 10);
+    if (*end != '\0' || end == e->d_name) continue;
+    sockaddr_storage local{}, peer{};
+    socklen_t local_len = sizeof local, peer_len = sizeof peer;
+    if (getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&local), &local_len) != 0 ||
+        getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0)
+      continue;
+    auto port_and_host = [](const sockaddr_storage& a, int* port, std::string* host) {
+      char buf[INET6_ADDRSTRLEN] = {};
+      if (a.ss_family == AF_INET) {
+        const auto* in = reinterpret_cast<const sockaddr_in*>(&a);
+        *port = ntohs(in->sin_port);
+        inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf);
+      } else if (a.ss_family == AF_INET6) {
+        const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&a);
+        *port = ntohs(in6->sin6_port);
+        inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf);
+      } else {
+        return false;
+      }
+      *host = buf;
+      return true;
+    };
+    int lport = 0, pport = 0;
+    std::string lhost, phost;
+    if (!port_and_host(local, &lport, &lhost) || !port_and_host(peer, &pport, &phost)) continue;
+    if (lport == req.local_port && pport == req.remote_port && phost == req.remote_addr) {
+      found = static_cast<int>(fd);
+      break;
+    }
+  }
+  closedir(dir);
+  return found;
+}
+
+// False once the peer closed the connection (or it failed). A client that only half-closes
+// (shutdown(SHUT_WR)) after its request also reads as gone; HTTP clients do not do that.
+bool socket_peer_open(int fd) {
+  if (fd < 0) return true;  // unknown: assume the client is there
+  pollfd p{fd, static_cast<short>(POLLIN | POLLRDHUP), 0};
+  if (poll(&p, 1, 0) <= 0) return true;
+  if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) return false;
+  if (p.revents & POLLIN) {  // data (a pipelined request) or EOF
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
+  }
+  return true;
+}
+
+std::function<bool()> client_watch(const httplib::Request& req) {
+  int fd = find_client_socket(req);
+  if (fd < 0) LOG_WARN("cannot find the client's socket: a disconnect will not cancel");
+  return [fd] { return socket_peer_open(fd); };
+}
+
 struct Metrics {
   std::mutex mutex;
   std::map<std::pair<std::string, int>, uint64_t> requests;  // (endpoint, status) -> count
@@ -489,6 +580,8 @@ struct Server::Impl {
   Server* self;
   httplib::Server http;
   Metrics metrics;
+  std::mutex details_mutex;
+  std::map<std::string, std::pair<int64_t, Json>> details_cache;  // path -> (mtime, details)
 
   explicit Impl(Server* s) : self(s) {}
 
@@ -529,8 +622,8 @@ struct Server::Impl {
       if (r.sampling.seed && i > 0) r.sampling.seed = *r.sampling.seed + static_cast<uint64_t>(i);
       r.max_tokens = g.max_tokens;
       r.stop = g.stop;
-      if (g.make_constraint) r.make_constraint = g.make_constraint;
-      if (opts().constraint_for_testing) r.make_constraint = opts().constraint_for_testing;
+      // The test script and the request's own constraint both apply (tests of tool_choice).
+      r.make_constraint = combine_constraints(opts().constraint_for_testing, g.make_constraint);
       auto h = job.lease->engine->submit(std::move(r));
       if (!h.is_ok()) {
         job.cancel_all();
@@ -574,7 +667,8 @@ struct Server::Impl {
     if (!messages) fail(400, "messages is required", "", "messages");
     if (!messages->is_array()) fail(400, "messages must be an array", "", "messages");
     if (messages->empty()) fail(400, "messages must not be empty", "", "messages");
-    check_response_format(body);
+    JsonSchemaPtr json_schema = check_response_format(body);
+    ToolChoice tool_choice = read_tool_choice(body);
     if (const Json* effort = member(body, "reasoning_effort")) {
       static const char* known[] = {"none", "minimal", "low", "medium", "high", "xhigh", "max"};
       bool ok = false;
@@ -607,11 +701,17 @@ struct Server::Impl {
     job->logprobs = g.logprobs;
     job->id = "chatcmpl-" + random_hex(24);
     job->created = unix_now();
+    if (json_schema)
+      g.make_constraint = json_constraint_factory(json_schema, job->lease->tokenizer,
+                                                  parser_options.reasoning_open);
+    apply_tool_choice(tool_choice, *job, parser_options.reasoning_open, g);
     submit(*job, prompt, g);
 
     if (!stream) {
-      drive(
-          *job, [](size_t, const engine::Event&, const ChoiceDelta&) { return true; }, nullptr);
+      if (!drive(
+              *job, [](size_t, const engine::Event&, const ChoiceDelta&) { return true; }, nullptr,
+              client_watch(req)))
+        fail(499, "the client closed the connection");
       count_tokens(*job);
       Json choices = Json::array();
       for (size_t i = 0; i < job->choices.size(); ++i) {
@@ -634,24 +734,20 @@ struct Server::Impl {
       return;
     }
 
-    res.set_header("Cache-Control", "no-cache");
-    res.set_chunked_content_provider(
-        "text/event-stream",
-        [this, job, include_usage](size_t, httplib::DataSink& sink) {
-          auto send = [&sink](const Json& j) {
-            std::string s = "data: " + dump_json(j) + "\n\n";
-            return sink.write(s.data(), s.size());
-          };
-          auto chunk = [&](Json choices) {
-            Json c = {{"id", job->id},
-                      {"object", "chat.completion.chunk"},
-                      {"created", job->created},
-                      {"model", job->model_name},
-                      {"system_fingerprint", "fp_hearth"},
-                      {"choices", std::move(choices)}};
-            if (include_usage) c["usage"] = nullptr;
-            return c;
-          };
+    Json chunk_base = {{"id", job->id},
+                       {"object", "chat.completion.chunk"},
+                       {"created", job->created},
+                       {"model", job->model_name},
+                       {"system_fingerprint", "fp_hearth"}};
+    auto chunk = [chunk_base, include_usage](Json choices) {
+      Json c = chunk_base;
+      c["choices"] = std::move(choices);
+      if (include_usage) c["usage"] = nullptr;
+      return c;
+    };
+    stream_openai(
+        res, job, chunk_base, include_usage, [this, job] { return openai_usage(*job); },
+        [job, chunk](const SseSend& send) {
           for (size_t i = 0; i < job->choices.size(); ++i) {
             Json first = {{"index", i},
                           {"delta", {{"role", "assistant"}, {"content", ""}}},
@@ -659,43 +755,69 @@ struct Server::Impl {
                           {"finish_reason", nullptr}};
             if (!send(chunk(Json::array({first})))) return false;
           }
+          return true;
+        },
+        [job, chunk](const SseSend& send, size_t i, const engine::Event& ev,
+                     const ChoiceDelta& delta) {
+          ChoiceState& c = job->choices[i];
+          bool finished = ev.kind == engine::Event::Kind::kFinished;
+          Json lp = nullptr;
+          if (job->logprobs && c.logprobs.size() > c.logprobs_sent &&
+              (!delta.empty() || finished)) {
+            Json content = Json::array();
+            for (size_t k = c.logprobs_sent; k < c.logprobs.size(); ++k)
+              content.push_back(c.logprobs[k]);
+            c.logprobs_sent = c.logprobs.size();
+            lp = Json{{"content", content}};
+          }
+          if (!delta.empty()) {
+            Json d = openai_delta(delta, c.tools_sent);
+            c.tools_sent += delta.tool_calls.size();
+            if (!send(chunk(Json::array(
+                    {{{"index", i}, {"delta", d}, {"logprobs", lp}, {"finish_reason", nullptr}}}))))
+              return false;
+            lp = nullptr;
+          }
+          if (finished) {
+            std::string reason = openai_finish_reason(c.finish, !c.out.tool_calls().empty());
+            if (!send(chunk(Json::array({{{"index", i},
+                                          {"delta", Json::object()},
+                                          {"logprobs", lp},
+                                          {"finish_reason", reason}}}))))
+              return false;
+          }
+          return true;
+        });
+  }
+
+  using SseSend = std::function<bool(const Json&)>;
+
+  // The SSE response shared by the OpenAI chat and completion streams: `opening` writes the
+  // first chunks, `emit` turns each engine event of choice i into chunks; a failed generation
+  // becomes an error event, idle periods get keep-alive comments, and the stream ends with the
+  // usage chunk (when asked for) and [DONE]. A client that goes away cancels the generation.
+  void stream_openai(
+      httplib::Response& res, std::shared_ptr<Job> job, Json chunk_base, bool include_usage,
+      std::function<Json()> usage, std::function<bool(const SseSend&)> opening,
+      std::function<bool(const SseSend&, size_t, const engine::Event&, const ChoiceDelta&)> emit) {
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [this, job, chunk_base, include_usage, usage, opening, emit](size_t,
+                                                                     httplib::DataSink& sink) {
+          SseSend send = [&sink](const Json& j) {
+            std::string s = "data: " + dump_json(j) + "\n\n";
+            return sink.write(s.data(), s.size());
+          };
+          if (opening && !opening(send)) return false;
           bool ok = drive(
               *job,
               [&](size_t i, const engine::Event& ev, const ChoiceDelta& delta) {
-                ChoiceState& c = job->choices[i];
-                bool finished = ev.kind == engine::Event::Kind::kFinished;
-                if (finished && c.finish == "error") {
-                  ApiError e{500, "generation failed: " + c.error.message()};
-                  return send(openai_error_json(e));
-                }
-                Json lp = nullptr;
-                if (job->logprobs && c.logprobs.size() > c.logprobs_sent &&
-                    (!delta.empty() || finished)) {
-                  Json content = Json::array();
-                  for (size_t k = c.logprobs_sent; k < c.logprobs.size(); ++k)
-                    content.push_back(c.logprobs[k]);
-                  c.logprobs_sent = c.logprobs.size();
-                  lp = Json{{"content", content}};
-                }
-                if (!delta.empty()) {
-                  Json d = openai_delta(delta, c.tools_sent);
-                  c.tools_sent += delta.tool_calls.size();
-                  if (!send(chunk(Json::array({{{"index", i},
-                                                {"delta", d},
-                                                {"logprobs", lp},
-                                                {"finish_reason", nullptr}}}))))
-                    return false;
-                  lp = nullptr;
-                }
-                if (finished) {
-                  std::string reason = openai_finish_reason(c.finish, !c.out.tool_calls().empty());
-                  if (!send(chunk(Json::array({{{"index", i},
-                                                {"delta", Json::object()},
-                                                {"logprobs", lp},
-                                                {"finish_reason", reason}}}))))
-                    return false;
-                }
-                return true;
+                const ChoiceState& c = job->choices[i];
+                if (ev.kind == engine::Event::Kind::kFinished && c.finish == "error")
+                  return send(
+                      openai_error_json(ApiError{500, "generation failed: " + c.error.message()}));
+                return emit(send, i, ev, delta);
               },
               [&] {
                 static const char kKeepAlive[] = ": keep-alive\n\n";
@@ -704,13 +826,9 @@ struct Server::Impl {
           if (!ok) return false;
           count_tokens(*job);
           if (include_usage) {
-            Json u = {{"id", job->id},
-                      {"object", "chat.completion.chunk"},
-                      {"created", job->created},
-                      {"model", job->model_name},
-                      {"system_fingerprint", "fp_hearth"},
-                      {"choices", Json::array()},
-                      {"usage", openai_usage(*job)}};
+            Json u = chunk_base;
+            u["choices"] = Json::array();
+            u["usage"] = usage();
             if (!send(u)) return false;
           }
           static const char kDone[] = "data: [DONE]\n\n";
@@ -721,17 +839,52 @@ struct Server::Impl {
         [job](bool) { job->cancel_all(); });
   }
 
-  void check_response_format(const Json& body) {
-    const Json* rf = member(body, "response_format");
-    if (!rf) return;
-    if (!rf->is_object() || !rf->contains("type") || !(*rf)["type"].is_string())
-      fail(400, "response_format must be an object with a string type", "", "response_format");
-    std::string type = (*rf)["type"].get<std::string>();
-    if (type == "text") return;
-    if (type == "json_object" || type == "json_schema")
-      fail(400, "response_format " + type + " is not supported yet by this server",
-           "unsupported_response_format", "response_format");
-    fail(400, "unknown response_format type '" + type + "'", "", "response_format");
+  // Legacy completions logprobs of a choice's entries [from, end); text offsets continue from
+  // the choice's text_offset.
+  static Json legacy_logprobs(ChoiceState& c, size_t from) {
+    Json tokens = Json::array(), token_logprobs = Json::array(), top = Json::array(),
+         offsets = Json::array();
+    for (size_t k = from; k < c.logprobs.size(); ++k) {
+      const Json& e = c.logprobs[k];
+      tokens.push_back(e["token"]);
+      token_logprobs.push_back(e["logprob"]);
+      Json alternatives = Json::object();
+      for (const auto& t : e["top_logprobs"])
+        alternatives[t["token"].get<std::string>()] = t["logprob"];
+      top.push_back(std::move(alternatives));
+      offsets.push_back(c.text_offset);
+      c.text_offset += e["token"].get<std::string>().size();
+    }
+    c.logprobs_sent = c.logprobs.size();
+    return Json{{"tokens", tokens},
+                {"token_logprobs", token_logprobs},
+                {"top_logprobs", top},
+                {"text_offset", offsets}};
+  }
+
+  static ToolChoice read_tool_choice(const Json& body) {
+    auto choice =
+        parse_tool_choice(member(body, "tool_choice"), tool_function_names(member(body, "tools")));
+    if (!choice.is_ok()) fail(400, choice.status().message(), "", "tool_choice");
+    return choice.value();
+  }
+
+  // Adds the tool_choice constraint to `g` (after any response_format constraint was set).
+  static void apply_tool_choice(const ToolChoice& choice, const Job& job, bool thinking,
+                                GenParams& g) {
+    if (choice.mode == ToolChoice::Mode::kAuto) return;
+    if (choice.forces_call() && g.make_constraint)
+      fail(400, "tool_choice required cannot be combined with response_format", "", "tool_choice");
+    auto factory = tool_choice_constraint(choice, *job.lease->tokenizer, thinking);
+    if (!factory.is_ok()) fail(400, factory.status().message(), "", "tool_choice");
+    g.make_constraint = combine_constraints(std::move(g.make_constraint), factory.value());
+  }
+
+  // The compiled schema of response_format json_object/json_schema (null: free text).
+  static JsonSchemaPtr check_response_format(const Json& body) {
+    auto schema = parse_response_format(member(body, "response_format"));
+    if (!schema.is_ok()) fail(400, schema.status().message(), "", "response_format");
+    return schema.value();
   }
 
   void openai_completions(const httplib::Request& req, httplib::Response& res) {
@@ -747,7 +900,23 @@ struct Server::Impl {
     } else {
       fail(400, "prompt must be a string (batched prompts are not supported)", "", "prompt");
     }
-    GenParams g = openai_params(body, false);
+    // Legacy logprobs: an integer 0..5 (alternatives per token), not the chat API's boolean.
+    Json params_body = body;
+    int legacy_top = -1;  // -1: no logprobs
+    if (const Json* lp = member(body, "logprobs")) {
+      if (lp->is_boolean())
+        legacy_top = lp->get<bool>() ? 0 : -1;
+      else
+        legacy_top = static_cast<int>(*opt_int(body, "logprobs", 0, 5));
+      params_body.erase("logprobs");
+    }
+    JsonSchemaPtr json_schema = check_response_format(body);
+    GenParams g = openai_params(params_body, false);
+    if (legacy_top >= 0) {
+      g.logprobs = true;
+      g.sampling.logprobs = true;
+      g.sampling.top_logprobs = legacy_top;
+    }
     if (!member(body, "max_tokens")) g.max_tokens = 16;  // the OpenAI default for completions
     bool stream = opt_bool(body, "stream").value_or(false);
     bool include_usage = false;
@@ -762,9 +931,11 @@ struct Server::Impl {
     job->loaded = Clock::now();
     std::vector<int32_t> prompt = tokenize(*job, prompt_text, /*parse_special=*/true);
     for (int i = 0; i < g.n; ++i) job->choices.emplace_back(chat::OutputParserOptions{});
-    job->logprobs = false;  // the legacy logprobs shape is not implemented
+    job->logprobs = g.logprobs;
     job->id = "cmpl-" + random_hex(24);
     job->created = unix_now();
+    if (json_schema)
+      g.make_constraint = json_constraint_factory(json_schema, job->lease->tokenizer, false);
     submit(*job, prompt, g);
 
     auto usage = [this, job] {
@@ -773,77 +944,50 @@ struct Server::Impl {
       return u;
     };
     if (!stream) {
-      drive(
-          *job, [](size_t, const engine::Event&, const ChoiceDelta&) { return true; }, nullptr);
+      if (!drive(
+              *job, [](size_t, const engine::Event&, const ChoiceDelta&) { return true; }, nullptr,
+              client_watch(req)))
+        fail(499, "the client closed the connection");
       count_tokens(*job);
       Json choices = Json::array();
       for (size_t i = 0; i < job->choices.size(); ++i) {
         const ChoiceState& c = job->choices[i];
         if (c.finish == "error") fail(500, "generation failed: " + c.error.message());
-        choices.push_back({{"text", c.raw_text},
-                           {"index", i},
-                           {"logprobs", nullptr},
-                           {"finish_reason", openai_finish_reason(c.finish, false)}});
+        choices.push_back(
+            {{"text", c.raw_text},
+             {"index", i},
+             {"logprobs", job->logprobs ? legacy_logprobs(job->choices[i], 0) : Json(nullptr)},
+             {"finish_reason", openai_finish_reason(c.finish, false)}});
       }
       Json out = {{"id", job->id},       {"object", "text_completion"}, {"created", job->created},
                   {"model", model_name}, {"choices", choices},          {"usage", usage()}};
       res.set_content(dump_json(out), "application/json");
       return;
     }
-    res.set_header("Cache-Control", "no-cache");
-    res.set_chunked_content_provider(
-        "text/event-stream",
-        [this, job, include_usage, usage](size_t, httplib::DataSink& sink) {
-          auto send = [&sink](const Json& j) {
-            std::string s = "data: " + dump_json(j) + "\n\n";
-            return sink.write(s.data(), s.size());
+    Json chunk_base = {{"id", job->id},
+                       {"object", "text_completion"},
+                       {"created", job->created},
+                       {"model", job->model_name}};
+    stream_openai(
+        res, job, chunk_base, include_usage, usage, nullptr,
+        [job, chunk_base, include_usage](const SseSend& send, size_t i, const engine::Event& ev,
+                                         const ChoiceDelta& delta) {
+          ChoiceState& c = job->choices[i];
+          bool finished = ev.kind == engine::Event::Kind::kFinished;
+          auto chunk = [&](const std::string& text, Json finish) {
+            Json lp = nullptr;
+            if (job->logprobs && c.logprobs.size() > c.logprobs_sent)
+              lp = legacy_logprobs(c, c.logprobs_sent);
+            Json out = chunk_base;
+            out["choices"] = Json::array(
+                {{{"text", text}, {"index", i}, {"logprobs", lp}, {"finish_reason", finish}}});
+            if (include_usage) out["usage"] = nullptr;
+            return out;
           };
-          auto chunk = [&](size_t i, const std::string& text, Json finish) {
-            Json c = {{"id", job->id},
-                      {"object", "text_completion"},
-                      {"created", job->created},
-                      {"model", job->model_name},
-                      {"choices", Json::array({{{"text", text},
-                                                {"index", i},
-                                                {"logprobs", nullptr},
-                                                {"finish_reason", finish}}})}};
-            if (include_usage) c["usage"] = nullptr;
-            return c;
-          };
-          bool ok = drive(
-              *job,
-              [&](size_t i, const engine::Event& ev, const ChoiceDelta& delta) {
-                ChoiceState& c = job->choices[i];
-                bool finished = ev.kind == engine::Event::Kind::kFinished;
-                if (finished && c.finish == "error")
-                  return send(
-                      openai_error_json(ApiError{500, "generation failed: " + c.error.message()}));
-                if (!delta.content.empty() && !send(chunk(i, delta.content, nullptr))) return false;
-                if (finished && !send(chunk(i, "", openai_finish_reason(c.finish, false))))
-                  return false;
-                return true;
-              },
-              [&] {
-                static const char kKeepAlive[] = ": keep-alive\n\n";
-                return sink.write(kKeepAlive, sizeof kKeepAlive - 1);
-              });
-          if (!ok) return false;
-          count_tokens(*job);
-          if (include_usage) {
-            Json u = {{"id", job->id},
-                      {"object", "text_completion"},
-                      {"created", job->created},
-                      {"model", job->model_name},
-                      {"choices", Json::array()},
-                      {"usage", usage()}};
-            if (!send(u)) return false;
-          }
-          static const char kDone[] = "data: [DONE]\n\n";
-          if (!sink.write(kDone, sizeof kDone - 1)) return false;
-          sink.done();
+          if (!delta.content.empty() && !send(chunk(delta.content, nullptr))) return false;
+          if (finished && !send(chunk("", openai_finish_reason(c.finish, false)))) return false;
           return true;
-        },
-        [job](bool) { job->cancel_all(); });
+        });
   }
 
   std::vector<ModelListing> listings() {
@@ -893,10 +1037,6 @@ struct Server::Impl {
   }
 
   static void reject_unsupported_ollama(const Json& body) {
-    if (const Json* f = member(body, "format")) {
-      if (!(f->is_string() && f->get<std::string>().empty()))
-        fail(400, "format (structured output) is not supported yet by this server");
-    }
     if (const Json* im = member(body, "images"); im && !(im->is_array() && im->empty()))
       fail(400, "images are not supported by this server");
   }
@@ -905,6 +1045,9 @@ struct Server::Impl {
     Json body = parse_body(req.body);
     std::string model_name = require_string(body, "model");
     reject_unsupported_ollama(body);
+    auto format_schema = parse_ollama_format(member(body, "format"));
+    if (!format_schema.is_ok()) fail(400, format_schema.status().message());
+    JsonSchemaPtr json_schema = format_schema.value();
     std::optional<bool> think = read_think(body);
     std::optional<KeepAlive> keep_alive = read_keep_alive(body);
     bool stream = opt_bool(body, "stream").value_or(true);
@@ -982,6 +1125,10 @@ struct Server::Impl {
       prompt = tokenize(*job, text.value(), true);
       job->choices.emplace_back(chat::output_parser_options_for(chat));
     }
+    if (json_schema)
+      g.make_constraint = json_constraint_factory(
+          json_schema, job->lease->tokenizer,
+          !raw && chat::output_parser_options_for(chat).reasoning_open);
     submit(*job, prompt, g);
 
     auto final_fields = [job](Json& j) {
@@ -1010,8 +1157,10 @@ struct Server::Impl {
     };
 
     if (!stream) {
-      drive(
-          *job, [](size_t, const engine::Event&, const ChoiceDelta&) { return true; }, nullptr);
+      if (!drive(
+              *job, [](size_t, const engine::Event&, const ChoiceDelta&) { return true; }, nullptr,
+              client_watch(req)))
+        fail(499, "the client closed the connection");
       count_tokens(*job);
       const ChoiceState& c = job->choices[0];
       if (c.finish == "error") fail(500, "generation failed: " + c.error.message());
@@ -1070,11 +1219,40 @@ struct Server::Impl {
     res.set_content(dump_json(j), "application/json");
   }
 
+  // Ollama's `details`, read from the GGUF header once per file (cached by path and mtime).
   Json model_details(const std::string& path) {
+    struct stat st {};
+    int64_t mtime = ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_mtime) : 0;
+    {
+      std::lock_guard<std::mutex> lock(details_mutex);
+      auto it = details_cache.find(path);
+      if (it != details_cache.end() && it->second.first == mtime) return it->second.second;
+    }
     Json d = {{"parent_model", ""},   {"format", "gguf"},
               {"family", "qwen35"},   {"families", Json::array({"qwen35"})},
               {"parameter_size", ""}, {"quantization_level", ""}};
+    auto file = gguf::GgufFile::open(path);
+    if (file.is_ok()) {
+      if (auto arch = file->get_string("general.architecture"); arch.is_ok()) {
+        d["family"] = arch.value();
+        d["families"] = Json::array({arch.value()});
+      }
+      uint64_t params = 0;
+      for (const auto& t : file->tensors()) params += t.n_elements;
+      d["parameter_size"] = parameter_size_label(params);
+      if (auto ft = file->get_u64("general.file_type"); ft.is_ok())
+        d["quantization_level"] = store::gguf_file_type_name(ft.value());
+    }
+    std::lock_guard<std::mutex> lock(details_mutex);
+    details_cache[path] = {mtime, d};
     return d;
+  }
+
+  // Ollama's parameter_size form: "751.63M", "9.0B".
+  static std::string parameter_size_label(uint64_t n) {
+    if (n >= 1000000000ull) return str_format("%.1fB", static_cast<double>(n) / 1e9);
+    if (n >= 1000000ull) return str_format("%.2fM", static_cast<double>(n) / 1e6);
+    return str_format("%.2fK", static_cast<double>(n) / 1e3);
   }
 
   void ollama_tags(const httplib::Request&, httplib::Response& res) {
@@ -1147,6 +1325,145 @@ struct Server::Impl {
     res.status = 200;
   }
 
+  // ---------------------------------------------------------------- pull
+
+  // A pull running on its own thread; the HTTP thread reads its progress. Destroying it (when
+  // the response is done or abandoned) cancels the pull and waits for it.
+  struct PullJob {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::deque<PullUpdate> updates;  // not yet sent
+    bool finished = false;
+    Status result;
+    std::atomic<bool> cancelled{false};
+    std::thread thread;
+
+    void push(const PullUpdate& u) {
+      std::lock_guard<std::mutex> lock(mutex);
+      // Byte counts arrive far faster than a client needs them: keep the newest per step.
+      if (!updates.empty() && updates.back().status == u.status &&
+          updates.back().digest == u.digest)
+        updates.back() = u;
+      else
+        updates.push_back(u);
+      changed.notify_all();
+    }
+    ~PullJob() {
+      cancelled = true;
+      if (thread.joinable()) thread.join();
+    }
+  };
+
+  static Json pull_line(const PullUpdate& u) {
+    Json j = {{"status", u.status}};
+    if (!u.digest.empty()) {
+      j["digest"] = u.digest;
+      j["total"] = u.total;
+      j["completed"] = u.completed;
+    }
+    return j;
+  }
+
+  [[noreturn]] static void fail_pull(const std::string& name, const Status& s) {
+    if (s.code() == ErrorCode::kNotFound) fail(404, s.message());
+    if (s.code() == ErrorCode::kCancelled) fail(499, "pull of '" + name + "' cancelled");
+    fail(http_status_of(s), "pull of '" + name + "' failed: " + s.message());
+  }
+
+  void ollama_pull(const httplib::Request& req, httplib::Response& res) {
+    Json body = parse_body(req.body);
+    std::string name =
+        member(body, "model") ? require_string(body, "model") : require_string(body, "name");
+    bool stream = opt_bool(body, "stream").value_or(true);
+    (void)opt_bool(body, "insecure");  // validated; TLS is always verified
+
+    auto job = std::make_shared<PullJob>();
+    PullJob* raw = job.get();  // outlives the thread: ~PullJob joins it
+    job->thread = std::thread([raw, pull = opts().pull_model, name] {
+      Status s = pull(
+          name, [raw](const PullUpdate& u) { raw->push(u); },
+          [raw] { return raw->cancelled.load(); });
+      std::lock_guard<std::mutex> lock(raw->mutex);
+      raw->result = s;
+      raw->finished = true;
+      raw->changed.notify_all();
+    });
+
+    if (!stream) {
+      std::function<bool()> alive = client_watch(req);
+      std::unique_lock<std::mutex> lock(job->mutex);
+      while (!job->changed.wait_for(lock, std::chrono::milliseconds(200),
+                                    [&] { return job->finished; })) {
+        if (!alive()) {
+          job->cancelled = true;
+          lock.unlock();
+          fail(499, "the client closed the connection");
+        }
+      }
+      if (!job->result.is_ok()) fail_pull(name, job->result);
+      res.set_content(dump_json(Json{{"status", "success"}}), "application/json");
+      return;
+    }
+    // The status line is only sent once the pull got past its manifest, so an unknown model or
+    // an unreachable registry still answers with an error status, not a 200 with an error line.
+    {
+      std::unique_lock<std::mutex> lock(job->mutex);
+      job->changed.wait(lock, [&] {
+        if (job->finished) return true;
+        for (const auto& u : job->updates)
+          if (u.status != "pulling manifest") return true;
+        return false;
+      });
+      if (job->finished && !job->result.is_ok()) fail_pull(name, job->result);
+    }
+    res.set_chunked_content_provider(
+        "application/x-ndjson",
+        [job, name](size_t, httplib::DataSink& sink) {
+          std::string last_status;
+          for (;;) {
+            std::deque<PullUpdate> batch;
+            bool finished = false;
+            Status result;
+            {
+              std::unique_lock<std::mutex> lock(job->mutex);
+              job->changed.wait_for(lock, std::chrono::milliseconds(500),
+                                    [&] { return job->finished || !job->updates.empty(); });
+              batch.swap(job->updates);
+              finished = job->finished;
+              result = job->result;
+            }
+            for (const auto& u : batch) {
+              std::string line = dump_json(pull_line(u)) + "\n";
+              if (!sink.write(line.data(), line.size())) {
+                job->cancelled = true;
+                return false;
+              }
+              last_status = u.status;
+            }
+            if (!finished) {
+              if (!sink.is_writable()) {
+                job->cancelled = true;
+                return false;
+              }
+              continue;
+            }
+            std::string tail;
+            if (!result.is_ok())
+              tail =
+                  dump_json(Json{{"error", "pull of '" + name + "' failed: " + result.message()}});
+            else if (last_status != "success")
+              tail = dump_json(Json{{"status", "success"}});
+            if (!tail.empty()) {
+              tail += "\n";
+              if (!sink.write(tail.data(), tail.size())) return false;
+            }
+            sink.done();
+            return true;
+          }
+        },
+        [job](bool) { job->cancelled = true; });
+  }
+
   // ---------------------------------------------------------------- metrics
 
   void metrics_page(const httplib::Request&, httplib::Response& res) {
@@ -1191,6 +1508,7 @@ struct Server::Impl {
                                   "/api/ps",
                                   "/api/version",
                                   "/api/delete",
+                                  "/api/pull",
                                   "/health",
                                   "/metrics",
                                   "/"};
@@ -1267,6 +1585,7 @@ struct Server::Impl {
     http.Post("/api/show", guarded(&Impl::ollama_show));
     http.Get("/api/ps", guarded(&Impl::ollama_ps));
     if (opts().delete_model) http.Delete("/api/delete", guarded(&Impl::ollama_delete));
+    if (opts().pull_model) http.Post("/api/pull", guarded(&Impl::ollama_pull));
     http.Get("/api/version", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(R"({"version":"0.1.0"})", "application/json");
     });

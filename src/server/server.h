@@ -24,6 +24,19 @@ struct ModelListing {
   int64_t modified_unix = 0;  // seconds
 };
 
+// One progress report of a pull, in the shape of Ollama's /api/pull lines.
+struct PullUpdate {
+  std::string status;  // "pulling manifest", "pulling <digest12>", "verifying sha256 digest", ...
+  std::string digest;  // set while a blob downloads
+  uint64_t total = 0;
+  uint64_t completed = 0;
+};
+// Downloads `name` into the model store; `progress` may be called from the calling thread only;
+// `cancelled` is polled (true: stop, kCancelled).
+using PullFn = std::function<Status(const std::string& name,
+                                    const std::function<void(const PullUpdate&)>& progress,
+                                    const std::function<bool()>& cancelled)>;
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 11434;     // 0: any free port (see Server::port())
@@ -35,6 +48,7 @@ struct ServerOptions {
   ModelResolver resolve_model;                             // required
   std::function<std::vector<ModelListing>()> list_models;  // optional (/api/tags, /v1/models)
   std::function<Status(const std::string&)> delete_model;  // optional (DELETE /api/delete)
+  PullFn pull_model;                                       // optional (POST /api/pull)
   // Test hook: when set, every generation runs under a fresh constraint from it (the engine's
   // structured-output mechanism), so tests can script the sampled tokens (tool calls, thinking)
   // through the real engine, parser and response code. Never set by `hearth serve`.

@@ -4,9 +4,12 @@
 // HEARTH_BIN: the binary with `serve` and `make-test-model` (default: ../../build/bin/hearth).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, execFileSync, execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createServer } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync, existsSync, symlinkSync,
+         copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +36,7 @@ before(async () => {
   const model = join(dir, 'tiny.gguf');
   execFileSync(bin, ['make-test-model', '--vocab', 'synthetic', '--out', model], { stdio: 'ignore' });
   port = await freePort();
-  proc = spawn(bin, ['serve', '--host', `127.0.0.1:${port}`, '--ctx', '512', '--parallel', '4',
+  proc = spawn(bin, ['serve', '--host', `127.0.0.1:${port}`, '--ctx', '2048', '--parallel', '4',
                      '--threads', '2', '--model-path', `tiny=${model}`],
                { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HEARTH_API_KEY: '' } });
   await new Promise((resolve, reject) => {
@@ -115,7 +118,7 @@ test('openai: models and errors', async () => {
                        (e) => e.status === 404);
   await assert.rejects(openai.chat.completions.create({ model: 'tiny', messages: [] }),
                        (e) => e.status === 400);
-  const long = 'word '.repeat(2000);
+  const long = 'word '.repeat(6000);
   await assert.rejects(
       openai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: long }] }),
       (e) => e.status === 400 && e.code === 'context_length_exceeded');
@@ -140,4 +143,77 @@ test('ollama: chat, stream, generate, list, show, ps', async () => {
   const ps = await ollama.ps();
   assert.ok(ps.models.some((m) => m.name === 'tiny'));
   await assert.rejects(ollama.chat({ model: 'nope', messages }), (e) => e.status_code === 404);
+});
+
+// tool_choice "required" forces the answer to open a tool call. The noise model then writes junk
+// arguments and never closes the call, so the unfinished call comes back as text that starts with
+// the forced opening (thinking off: forcing starts at once).
+test('openai: tool_choice required forces a tool call', async () => {
+  const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather',
+                   parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+  const base = { model: 'tiny', messages: [{ role: 'user', content: 'Weather in Paris?' }], tools,
+                 chat_template_kwargs: { enable_thinking: false }, temperature: 1, seed: 3 };
+  const r = await openai.chat.completions.create({ ...base, tool_choice: 'required', max_tokens: 40 });
+  assert.ok(r.choices[0].message.content.startsWith('<tool_call>\n<function='),
+            JSON.stringify(r.choices[0].message));
+  const named = await openai.chat.completions.create({
+    ...base, tool_choice: { type: 'function', function: { name: 'get_weather' } }, max_tokens: 60 });
+  assert.ok(named.choices[0].message.content.startsWith('<tool_call>\n<function=get_weather>\n'),
+            JSON.stringify(named.choices[0].message));
+  await assert.rejects(
+      openai.chat.completions.create({ ...base, tool_choice: { type: 'function',
+                                                               function: { name: 'nope' } } }),
+      (e) => e.status === 400);
+});
+
+// examples/summarize.mjs, run as a user would: from a folder holding ./documents, against this
+// server (the model and base URL come from the environment). The noise model writes only
+// newlines at the script's temperature 0.2 (an empty summary) and would run to max_tokens 1024,
+// so the script talks to a small proxy that keeps its requests but samples short, seeded,
+// hot text without thinking or end tokens: the test checks the plumbing, not the model.
+test('examples/summarize.mjs writes a summary per document', async () => {
+  const endIds = JSON.parse(execFileSync(bin, ['tokenize', '-m', join(dir, 'tiny.gguf'), '--special',
+                                               '--json', '-t', '<|im_end|><|endoftext|>']));
+  const seen = [];
+  const proxy = createHttpServer(async (req, res) => {
+    let body = '';
+    for await (const part of req) body += part;
+    const request = JSON.parse(body);
+    seen.push({ ...request });
+    Object.assign(request, { max_tokens: 16, temperature: 1.5, seed: 5,
+                             chat_template_kwargs: { enable_thinking: false },
+                             logit_bias: Object.fromEntries(endIds.map((id) => [id, -100])) });
+    const upstream = await fetch(`http://127.0.0.1:${port}${req.url}`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(request),
+    });
+    res.writeHead(upstream.status, { 'Content-Type': 'application/json' });
+    res.end(await upstream.text());
+  });
+  await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  try {
+    const work = join(dir, 'summarize');
+    mkdirSync(join(work, 'documents'), { recursive: true });
+    copyFileSync(join(here, '../../examples/summarize.mjs'), join(work, 'summarize.mjs'));
+    symlinkSync(join(here, 'node_modules'), join(work, 'node_modules'));
+    writeFileSync(join(work, 'documents', 'alpha.txt'), 'The quick brown fox jumps over the dog.\n');
+    writeFileSync(join(work, 'documents', 'beta.txt'), 'Rain is expected tomorrow in the north.\n');
+    await promisify(execFile)(process.execPath, ['summarize.mjs'], {
+      cwd: work,
+      env: { ...process.env, HEARTH_MODEL: 'tiny',
+             OPENAI_BASE_URL: `http://127.0.0.1:${proxy.address().port}/v1` },
+    });
+    assert.equal(seen.length, 2);
+    for (const r of seen) {
+      assert.equal(r.model, 'tiny');
+      assert.equal(r.temperature, 0.2);
+      assert.equal(r.max_tokens, 1024);
+    }
+    for (const name of ['alpha', 'beta']) {
+      const out = join(work, 'documents', `${name}.summary.txt`);
+      assert.ok(existsSync(out), `${out} missing`);
+      assert.ok(readFileSync(out, 'utf8').trim().length > 0, `${out} is empty`);
+    }
+  } finally {
+    proxy.close();
+  }
 });

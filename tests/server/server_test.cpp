@@ -332,6 +332,50 @@ TEST_F(ServerTest, LogprobsShape) {
   }
 }
 
+// /v1/completions logprobs: the legacy shape (tokens, token_logprobs, top_logprobs as
+// {token: logprob} objects, text_offset), the same streamed and not.
+TEST_F(ServerTest, CompletionsLegacyLogprobs) {
+  Json body = {{"model", "tiny"},  {"prompt", "Once upon"}, {"max_tokens", 4},
+               {"temperature", 0}, {"logprobs", 2},         {"logit_bias", no_eos_bias()}};
+  Json r = post_json("/v1/completions", body);
+  const Json& lp = r["choices"][0]["logprobs"];
+  ASSERT_TRUE(lp.is_object()) << r.dump();
+  ASSERT_EQ(lp["tokens"].size(), 4u);
+  ASSERT_EQ(lp["token_logprobs"].size(), 4u);
+  ASSERT_EQ(lp["top_logprobs"].size(), 4u);
+  ASSERT_EQ(lp["text_offset"].size(), 4u);
+  std::string text;
+  for (size_t k = 0; k < 4; ++k) {
+    EXPECT_EQ(lp["text_offset"][k], text.size());
+    text += lp["tokens"][k].get<std::string>();
+    EXPECT_LE(lp["token_logprobs"][k].get<double>(), 0.0);
+    EXPECT_GE(lp["top_logprobs"][k].size(), 1u);
+    EXPECT_LE(lp["top_logprobs"][k].size(), 2u);
+    // Greedy: the chosen token is the most likely one, so it is among the alternatives.
+    EXPECT_TRUE(lp["top_logprobs"][k].contains(lp["tokens"][k].get<std::string>()));
+  }
+  EXPECT_EQ(text, r["choices"][0]["text"]);
+
+  body["stream"] = true;
+  auto sr = post("/v1/completions", body.dump());
+  ASSERT_TRUE(sr);
+  bool done = false;
+  Json tokens = Json::array(), offsets = Json::array();
+  for (const Json& ev : parse_sse(sr->body, &done)) {
+    const Json& l = ev["choices"][0]["logprobs"];
+    if (l.is_null()) continue;
+    for (const auto& t : l["tokens"]) tokens.push_back(t);
+    for (const auto& o : l["text_offset"]) offsets.push_back(o);
+  }
+  EXPECT_TRUE(done);
+  EXPECT_EQ(tokens, lp["tokens"]);
+  EXPECT_EQ(offsets, lp["text_offset"]);
+
+  body["stream"] = false;
+  body["logprobs"] = 9;
+  (void)post_json("/v1/completions", body, 400);
+}
+
 TEST_F(ServerTest, Models) {
   auto r = client().Get("/v1/models");
   ASSERT_TRUE(r);
@@ -410,9 +454,17 @@ TEST_F(ServerTest, OllamaTagsShowPsVersion) {
   ASSERT_EQ(tags["models"].size(), 1u);
   EXPECT_EQ(tags["models"][0]["name"], "tiny");
   EXPECT_EQ(tags["models"][0]["details"]["format"], "gguf");
+  // details come from the GGUF header: the tiny model is f32 with a few hundred thousand weights.
+  const Json& details = tags["models"][0]["details"];
+  EXPECT_EQ(details["family"], "qwen35");
+  EXPECT_EQ(details["quantization_level"], "F32");
+  std::string params = details["parameter_size"];
+  ASSERT_FALSE(params.empty());
+  EXPECT_TRUE(params.back() == 'K' || params.back() == 'M') << params;
 
   Json show = post_json("/api/show", {{"model", "tiny"}});
   EXPECT_EQ(show["model_info"]["general.architecture"], "qwen35");
+  EXPECT_EQ(show["details"], details);
   EXPECT_TRUE(show["capabilities"].is_array());
 
   r = client().Get("/api/ps");
@@ -497,14 +549,23 @@ TEST_F(ServerTest, BadInputs) {
 
 TEST_F(ServerTest, MetricsCountRequestsAndTokens) {
   (void)post_json("/v1/chat/completions", user_chat("m", {{"max_tokens", 2}}));
-  auto r = client().Get("/metrics");
-  ASSERT_TRUE(r);
-  ASSERT_EQ(r->status, 200);
-  EXPECT_NE(r->body.find("hearth_requests_total{endpoint=\"/v1/chat/completions\",status=\"200\"}"),
-            std::string::npos);
-  EXPECT_NE(r->body.find("hearth_generated_tokens_total "), std::string::npos);
-  EXPECT_NE(r->body.find("hearth_queue_depth "), std::string::npos);
-  EXPECT_NE(r->body.find("hearth_prefix_cache_hits_total "), std::string::npos);
+  // A request is counted by httplib's logger, which runs after the response has been written, so
+  // the client can ask for /metrics a moment before the count lands: poll briefly.
+  const std::string counted =
+      "hearth_requests_total{endpoint=\"/v1/chat/completions\",status=\"200\"}";
+  std::string body;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    auto r = client().Get("/metrics");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200);
+    body = r->body;
+    if (body.find(counted) != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(body.find(counted), std::string::npos);
+  EXPECT_NE(body.find("hearth_generated_tokens_total "), std::string::npos);
+  EXPECT_NE(body.find("hearth_queue_depth "), std::string::npos);
+  EXPECT_NE(body.find("hearth_prefix_cache_hits_total "), std::string::npos);
 }
 
 // The tiny model generates faster than a client reads, so this server gets a long context: the
@@ -551,6 +612,60 @@ TEST_F(ServerTest, DisconnectMidStreamCancelsGeneration) {
   uint64_t generated = server.models().engine_stats().generated_tokens - generated_before;
   EXPECT_LT(generated, static_cast<uint64_t>(kMaxTokens)) << "the generation was not cancelled";
   expect_healthy();
+  httplib::Client c("127.0.0.1", server.port());
+  auto r = c.Get("/health");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+// A non-streamed response writes nothing until the end, so the server watches the connection
+// itself: closing it mid-generation cancels the generation (every route shares the watch).
+TEST_F(ServerTest, DisconnectCancelsNonStreamedGeneration) {
+  ServerOptions o = test_options();
+  o.engine.context_length = 4096;
+  Server server(o);
+  ASSERT_TRUE(server.start().is_ok());
+  const int kMaxTokens = 4000;
+  Json openai =
+      user_chat("Keep going", {{"max_tokens", kMaxTokens}, {"logit_bias", no_eos_bias()}});
+  Json completion = {{"model", "tiny"},
+                     {"prompt", "Keep going"},
+                     {"max_tokens", kMaxTokens},
+                     {"logit_bias", no_eos_bias()}};
+  for (const auto& [path, body] : {std::pair<std::string, Json>{"/v1/chat/completions", openai},
+                                   std::pair<std::string, Json>{"/v1/completions", completion}}) {
+    const uint64_t generated_before = server.models().engine_stats().generated_tokens;
+    std::string payload = body.dump();
+    std::string request = "POST " + path +
+                          " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                          "Content-Length: " +
+                          std::to_string(payload.size()) + "\r\n\r\n" + payload;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(server.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+    // Wait until tokens are being generated, then hang up.
+    bool generating = false;
+    for (int i = 0; i < 2000 && !generating; ++i) {
+      generating = server.models().engine_stats().generated_tokens > generated_before + 8;
+      if (!generating) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_TRUE(generating) << path;
+    close(fd);
+    bool idle = false;
+    for (int i = 0; i < 400 && !idle; ++i) {
+      auto s = server.models().engine_stats();
+      idle = s.running == 0 && s.waiting == 0;
+      if (!idle) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    EXPECT_TRUE(idle) << path;
+    uint64_t generated = server.models().engine_stats().generated_tokens - generated_before;
+    EXPECT_LT(generated, static_cast<uint64_t>(kMaxTokens)) << path << ": not cancelled";
+  }
   httplib::Client c("127.0.0.1", server.port());
   auto r = c.Get("/health");
   ASSERT_TRUE(r);
@@ -704,6 +819,133 @@ TEST_F(ScriptedServer, ToolCallAndThinkingOllama) {
   ASSERT_EQ(j["message"]["tool_calls"].size(), 1u);
   EXPECT_EQ(j["message"]["tool_calls"][0]["function"]["arguments"],
             Json::parse(R"({"city":"Paris","days":3})"));  // an object, as Ollama sends
+}
+
+// tool_choice through the real engine: the test script leaves "free" slots (-1) exactly where the
+// server must force the call's opening tokens, and scripts the rest. If the server forced nothing
+// (or other tokens), the noise model would fill the slots with junk and no call would parse.
+class FreeSlotScript : public sampling::TokenConstraint {
+ public:
+  FreeSlotScript(std::shared_ptr<const std::vector<int32_t>> script, int32_t end)
+      : script_(std::move(script)), end_(end) {}
+  bool allows(int32_t token) const override {
+    if (pos_ >= script_->size()) return token == end_;
+    return (*script_)[pos_] < 0 || token == (*script_)[pos_];
+  }
+  void accept(int32_t) override { ++pos_; }
+
+ private:
+  std::shared_ptr<const std::vector<int32_t>> script_;
+  int32_t end_;
+  size_t pos_ = 0;
+};
+
+class ToolChoiceServer : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    script_ = std::make_shared<std::vector<int32_t>>();
+    auto end = std::make_shared<int32_t>(-1);
+    ServerOptions o = test_options();
+    o.engine.context_length = 2048;  // the tool instructions alone are ~1000 synthetic tokens
+    o.constraint_for_testing = [script = script_, end] {
+      return std::make_unique<FreeSlotScript>(script, *end);
+    };
+    server_ = std::make_unique<Server>(o);
+    ASSERT_TRUE(server_->start().is_ok());
+    auto lease = server_->models().acquire("tiny");
+    ASSERT_TRUE(lease.is_ok());
+    tok_ = lease.value()->tokenizer;
+    *end = tok_->special_ids().im_end;
+  }
+  // `scripted` text, then as many free slots as `forced` has tokens, then `rest`.
+  void set_script(const std::string& scripted, const std::string& forced, const std::string& rest) {
+    script_->clear();
+    for (const std::string* part : {&scripted, &forced, &rest}) {
+      if (part->empty()) continue;
+      auto ids = tok_->encode(*part, true);
+      ASSERT_TRUE(ids.is_ok());
+      for (int32_t id : ids.value()) script_->push_back(part == &forced ? -1 : id);
+    }
+  }
+  static Json request(Json tool_choice, bool thinking) {
+    return {{"model", "tiny"},
+            {"messages", Json::array({{{"role", "user"}, {"content", "Weather in Paris?"}}})},
+            {"tools", Json::parse(R"([{"type":"function","function":{"name":"get_weather",
+                "parameters":{"type":"object","properties":{"city":{"type":"string"}}}}},
+                {"type":"function","function":{"name":"get_time","parameters":{}}}])")},
+            {"tool_choice", tool_choice},
+            {"chat_template_kwargs", {{"enable_thinking", thinking}}}};
+  }
+  Json post(const Json& body) {
+    httplib::Client c("127.0.0.1", server_->port());
+    c.set_read_timeout(120);  // slow under sanitizers: ~1000 prompt tokens
+    auto r = c.Post("/v1/chat/completions", body.dump(), "application/json");
+    EXPECT_TRUE(r);
+    if (!r) return {};
+    EXPECT_EQ(r->status, 200) << r->body;
+    return Json::parse(r->body);
+  }
+  std::shared_ptr<std::vector<int32_t>> script_;
+  std::shared_ptr<const tokenizer::Tokenizer> tok_;
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(ToolChoiceServer, RequiredForcesTheCallOpening) {
+  set_script("", "<tool_call>\n<function=",
+             "get_weather>\n<parameter=city>\nParis\n</parameter>\n</function>\n</tool_call>");
+  Json j = post(request("required", false));
+  const Json& choice = j["choices"][0];
+  EXPECT_EQ(choice["finish_reason"], "tool_calls") << j.dump();
+  ASSERT_EQ(choice["message"]["tool_calls"].size(), 1u) << j.dump();
+  EXPECT_EQ(choice["message"]["tool_calls"][0]["function"]["name"], "get_weather");
+  EXPECT_EQ(
+      Json::parse(choice["message"]["tool_calls"][0]["function"]["arguments"].get<std::string>()),
+      Json::parse(R"({"city":"Paris"})"));
+  EXPECT_TRUE(choice["message"]["content"].is_null());
+}
+
+TEST_F(ToolChoiceServer, NamedFunctionIsForcedAfterThinking) {
+  // "</think>" is encoded on its own: the synthetic vocabulary spells it in several tokens and
+  // the server waits for exactly that spelling.
+  set_script("Let me see.\n", "", "");
+  std::vector<int32_t> script = *script_;
+  set_script("</think>", "\n\n<tool_call>\n<function=get_time>\n", "</function>\n</tool_call>");
+  script_->insert(script_->begin(), script.begin(), script.end());
+  Json j =
+      post(request(Json::parse(R"({"type":"function","function":{"name":"get_time"}})"), true));
+  const Json& choice = j["choices"][0];
+  EXPECT_EQ(choice["finish_reason"], "tool_calls") << j.dump();
+  EXPECT_EQ(choice["message"]["reasoning_content"], "Let me see.");
+  ASSERT_EQ(choice["message"]["tool_calls"].size(), 1u) << j.dump();
+  EXPECT_EQ(choice["message"]["tool_calls"][0]["function"]["name"], "get_time");
+}
+
+TEST_F(ToolChoiceServer, UnknownFunctionOrMissingToolsIs400) {
+  httplib::Client c("127.0.0.1", server_->port());
+  Json body = request(Json::parse(R"({"type":"function","function":{"name":"nope"}})"), false);
+  auto r = c.Post("/v1/chat/completions", body.dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_EQ(Json::parse(r->body)["error"]["param"], "tool_choice");
+  body = request("required", false);
+  body.erase("tools");
+  r = c.Post("/v1/chat/completions", body.dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  body["tool_choice"] = "whenever";
+  r = c.Post("/v1/chat/completions", body.dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+}
+
+// tool_choice "auto" and "none" need no tools; the synthetic vocabulary has no <tool_call> token
+// to ban (ToolChoice.ConstraintsWithTheQwenVocabulary covers the ban), so both generate freely.
+TEST_F(ServerTest, ToolChoiceAutoAndNoneAreAccepted) {
+  for (const char* mode : {"auto", "none"}) {
+    Json r = post_json("/v1/chat/completions",
+                       user_chat("x", {{"max_tokens", 2}, {"tool_choice", mode}}));
+    EXPECT_EQ(r["choices"].size(), 1u) << mode;
+  }
 }
 
 // max_waiting 0 makes the engine refuse every request as "queue full": the HTTP answer is 503
