@@ -20,15 +20,17 @@
 #include "chat/output_parser.h"
 #include "cli/commands.h"
 #include "engine/loaded_model.h"
-#include "store/model_store.h"
 #include "store/model_name.h"
+#include "store/model_store.h"
 
 namespace hearth::cli {
 namespace {
 
 std::atomic<bool> g_interrupted{false};
 
-void on_sigint(int) { g_interrupted.store(true); }
+void on_sigint(int) {
+  g_interrupted.store(true);
+}
 
 struct RunArgs {
   std::string model;
@@ -42,7 +44,21 @@ struct RunArgs {
   int64_t max_tokens = -1;
   bool verbose = false;
   bool cpu = false;
+  bool print_peak_memory = false;
 };
+
+// Peak resident memory of this process (VmHWM), bytes; 0 when /proc is unavailable.
+uint64_t peak_resident_bytes() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  unsigned long long kib = 0;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::sscanf(line, "VmHWM: %llu kB", &kib) == 1) break;
+  }
+  std::fclose(f);
+  return static_cast<uint64_t>(kib) * 1024;
+}
 
 // The demo model: a tiny synthetic Qwen3.5 with random weights, made on first use and registered
 // in the store as `demo`.
@@ -61,14 +77,15 @@ Result<std::string> ensure_demo_model(store::ModelStore& models) {
   if (pid == 0) {
     int devnull = open("/dev/null", O_WRONLY);
     if (devnull >= 0) dup2(devnull, STDOUT_FILENO);
-    execl("/proc/self/exe", "hearth", "make-test-model", "--arch", "qwen35", "--size", "tiny", "--type",
-          "q8_0", "--seed", "1", "--out", tmp.c_str(), static_cast<char*>(nullptr));
+    execl("/proc/self/exe", "hearth", "make-test-model", "--arch", "qwen35", "--size", "tiny",
+          "--type", "q8_0", "--seed", "1", "--out", tmp.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   int status = 0;
   waitpid(pid, &status, 0);
   unlink(tmpl);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return internal_error("creating the demo model failed");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return internal_error("creating the demo model failed");
   auto entry = models.import_gguf(tmp, *demo_name);
   unlink(tmp.c_str());
   if (!entry.is_ok()) return entry.status();
@@ -81,22 +98,28 @@ Result<std::string> resolve_model(const std::string& name) {
   HEARTH_ASSIGN_OR_RETURN(store::ModelName parsed, store::parse_model_name(name));
   auto entry = models.resolve(parsed);
   if (entry.is_ok()) return entry->gguf_path;
-  if (entry.status().code() == ErrorCode::kNotFound && parsed.kind != store::ModelName::Kind::kLocalFile)
-    return not_found_error("model '" + name + "' is not in the store; get it with: hearth pull " + name);
+  if (entry.status().code() == ErrorCode::kNotFound &&
+      parsed.kind != store::ModelName::Kind::kLocalFile)
+    return not_found_error("model '" + name + "' is not in the store; get it with: hearth pull " +
+                           name);
   return entry.status();
 }
 
-bool stdout_is_tty() { return isatty(STDOUT_FILENO) != 0; }
+bool stdout_is_tty() {
+  return isatty(STDOUT_FILENO) != 0;
+}
 
 // Streams one answer to stdout. Returns the assistant message for the history.
-Result<chat::Message> answer(engine::LoadedModel& lm, const chat::ChatRequest& request, const RunArgs& args,
-                             bool show_stats) {
+Result<chat::Message> answer(engine::LoadedModel& lm, const chat::ChatRequest& request,
+                             const RunArgs& args, bool show_stats) {
   HEARTH_ASSIGN_OR_RETURN(std::string prompt, lm.chat_template->render(request));
-  HEARTH_ASSIGN_OR_RETURN(std::vector<int32_t> ids, lm.tokenizer->encode(prompt, /*parse_special=*/true));
+  HEARTH_ASSIGN_OR_RETURN(std::vector<int32_t> ids,
+                          lm.tokenizer->encode(prompt, /*parse_special=*/true));
   engine::Request req;
   req.prompt = std::move(ids);
   // Qwen3.5's published sampling defaults: thinking 1.0/0.95/20, instruct 0.7/0.8/20.
-  req.sampling.temperature = args.temperature >= 0 ? args.temperature : (request.enable_thinking ? 1.0f : 0.7f);
+  req.sampling.temperature =
+      args.temperature >= 0 ? args.temperature : (request.enable_thinking ? 1.0f : 0.7f);
   req.sampling.top_p = request.enable_thinking ? 0.95f : 0.8f;
   req.sampling.top_k = 20;
   if (args.seed >= 0) req.sampling.seed = static_cast<uint64_t>(args.seed);
@@ -140,7 +163,8 @@ Result<chat::Message> answer(engine::LoadedModel& lm, const chat::ChatRequest& r
           msg.tool_calls.push_back({"", ev.tool_call.name, ev.tool_call.arguments});
           break;
         case chat::ParseEvent::Kind::kToolCallError:
-          std::fprintf(stdout, "\n[unparsed tool call: %s] %s\n", ev.error.c_str(), ev.text.c_str());
+          std::fprintf(stdout, "\n[unparsed tool call: %s] %s\n", ev.error.c_str(),
+                       ev.text.c_str());
           break;
       }
       std::fflush(stdout);
@@ -168,21 +192,26 @@ Result<chat::Message> answer(engine::LoadedModel& lm, const chat::ChatRequest& r
   if (in_reasoning_print) std::fputs(reset, stdout);
   std::fputs("\n", stdout);
   if (finish == engine::FinishReason::kCancelled) std::fputs("(cancelled)\n", stdout);
-  if (finish == engine::FinishReason::kLength) std::fputs("(stopped: length limit reached)\n", stdout);
+  if (finish == engine::FinishReason::kLength)
+    std::fputs("(stopped: length limit reached)\n", stdout);
   if (finish == engine::FinishReason::kError) return error;
   std::fflush(stdout);
   if (show_stats) {
     double total = clock.elapsed_s();
     double decode_s = total - first_token_s;
     std::fprintf(stderr, "prompt eval count:    %lld token(s) (%lld from cache)\n",
-                 static_cast<long long>(usage.prompt_tokens), static_cast<long long>(usage.cached_tokens));
+                 static_cast<long long>(usage.prompt_tokens),
+                 static_cast<long long>(usage.cached_tokens));
     std::fprintf(stderr, "prompt eval duration: %.3fs\n", first_token_s);
     std::fprintf(stderr, "prompt eval rate:     %.2f tokens/s\n",
                  (usage.prompt_tokens - usage.cached_tokens) / std::max(first_token_s, 1e-9));
-    std::fprintf(stderr, "eval count:           %lld token(s)\n", static_cast<long long>(usage.completion_tokens));
+    std::fprintf(stderr, "eval count:           %lld token(s)\n",
+                 static_cast<long long>(usage.completion_tokens));
     std::fprintf(stderr, "eval duration:        %.3fs\n", decode_s);
     std::fprintf(stderr, "eval rate:            %.2f tokens/s\n",
-                 usage.completion_tokens > 1 ? (usage.completion_tokens - 1) / std::max(decode_s, 1e-9) : 0.0);
+                 usage.completion_tokens > 1
+                     ? (usage.completion_tokens - 1) / std::max(decode_s, 1e-9)
+                     : 0.0);
   }
   msg.content = chat::MessageContent::from_text(content);
   if (!reasoning.empty()) msg.reasoning_content = reasoning;
@@ -267,6 +296,11 @@ int run_interactive(engine::LoadedModel& lm, RunArgs args) {
   return 0;
 }
 
+void print_peak() {
+  std::fprintf(stderr, "peak memory: %llu bytes (VmHWM)\n",
+               static_cast<unsigned long long>(peak_resident_bytes()));
+}
+
 void run_command(const RunArgs& args) {
   auto path = resolve_model(args.model);
   if (!path.is_ok()) return report_error(path.status());
@@ -278,9 +312,10 @@ void run_command(const RunArgs& args) {
   if (!lm.is_ok()) return report_error(lm.status());
   auto name = (*lm)->model->file().get_string("general.name");
   if (args.model == "demo" || (name.is_ok() && name->rfind("hearth synthetic", 0) == 0)) {
-    std::fprintf(stderr,
-                 "note: this model has random weights (a synthetic test model), so its text is noise.\n"
-                 "      For a real model: hearth pull qwen3.5:9b && hearth run qwen3.5:9b\n");
+    std::fprintf(
+        stderr,
+        "note: this model has random weights (a synthetic test model), so its text is noise.\n"
+        "      For a real model: hearth pull qwen3.5:9b && hearth run qwen3.5:9b\n");
   }
 
   struct sigaction sa = {};
@@ -305,20 +340,24 @@ void run_command(const RunArgs& args) {
     request.messages.push_back(user);
     auto reply = answer(**lm, request, args, args.verbose);
     if (!reply.is_ok()) return report_error(reply.status());
+    if (args.print_peak_memory) print_peak();
     return;
   }
   exit_code() = run_interactive(**lm, args);
+  if (args.print_peak_memory) print_peak();
 }
 
 }  // namespace
 
 void register_run_commands(CLI::App& app) {
   auto args = std::make_shared<RunArgs>();
-  CLI::App* run = app.add_subcommand("run", "chat with a model, or answer one prompt (stdin may add a document)");
+  CLI::App* run = app.add_subcommand(
+      "run", "chat with a model, or answer one prompt (stdin may add a document)");
   run->add_option("model", args->model, "model name, path to a .gguf, or 'demo'")->required();
   run->add_option("prompt", args->prompt, "prompt (omit for an interactive chat)");
   run->add_flag("--hide-thinking", args->hide_thinking, "do not print the model's reasoning");
-  run->add_option("--think", args->think, "on | off (interactive default: on; one-shot default: off)")
+  run->add_option("--think", args->think,
+                  "on | off (interactive default: on; one-shot default: off)")
       ->check(CLI::IsMember({"on", "off"}));
   run->add_option("--ctx", args->ctx, "context length (default: min(model's, 32768))");
   run->add_option("-t,--threads", args->threads, "CPU threads (default: physical cores)");
@@ -326,6 +365,8 @@ void register_run_commands(CLI::App& app) {
   run->add_option("--seed", args->seed, "random seed");
   run->add_option("-n,--max-tokens", args->max_tokens, "maximum tokens to generate");
   run->add_flag("--verbose", args->verbose, "print timings after each answer");
+  run->add_flag("--print-peak-memory", args->print_peak_memory,
+                "print the process's peak resident memory (VmHWM) at exit, to stderr");
   run->add_flag("--cpu", args->cpu, "run on the CPU only (the only backend in this build)");
   run->callback([args] { run_command(*args); });
 }

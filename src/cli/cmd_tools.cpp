@@ -4,12 +4,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <optional>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -57,35 +57,38 @@ Result<model::FileType> parse_type(const std::string& name) {
   return *t;
 }
 
+}  // namespace
+
+Status write_model_file(ModelSource source, const std::string& in, const std::string& out,
+                        const std::string& type_name, int threads) {
+  HEARTH_ASSIGN_OR_RETURN(model::FileType type, parse_type(type_name));
+  ThreadPool pool(threads);
+  Stopwatch sw;
+  if (source == ModelSource::kGguf) {
+    HEARTH_RETURN_IF_ERROR(convert::quantize_model(in, out, type, pool, progress_printer()));
+  } else {
+    HEARTH_RETURN_IF_ERROR(convert::convert_hf(in, out, type, pool, progress_printer()));
+  }
+  std::printf("wrote %s (%s) in %.1f s\n", out.c_str(), model::file_type_name(type),
+              sw.elapsed_s());
+  return Status::ok();
+}
+
+Status check_model_type_name(const std::string& type_name) {
+  return parse_type(type_name).status();
+}
+
+namespace {
+
 struct QuantizeArgs {
   std::string in, out, type;
   int threads = 0;
 };
 
-Status run_quantize(const QuantizeArgs& a) {
-  HEARTH_ASSIGN_OR_RETURN(model::FileType type, parse_type(a.type));
-  ThreadPool pool(a.threads);
-  Stopwatch sw;
-  HEARTH_RETURN_IF_ERROR(convert::quantize_model(a.in, a.out, type, pool, progress_printer()));
-  std::printf("wrote %s (%s) in %.1f s\n", a.out.c_str(), model::file_type_name(type),
-              sw.elapsed_s());
-  return Status::ok();
-}
-
 struct ConvertArgs {
   std::string dir, out, type = "f16";
   int threads = 0;
 };
-
-Status run_convert(const ConvertArgs& a) {
-  HEARTH_ASSIGN_OR_RETURN(model::FileType type, parse_type(a.type));
-  ThreadPool pool(a.threads);
-  Stopwatch sw;
-  HEARTH_RETURN_IF_ERROR(convert::convert_hf(a.dir, a.out, type, pool, progress_printer()));
-  std::printf("wrote %s (%s) in %.1f s\n", a.out.c_str(), model::file_type_name(type),
-              sw.elapsed_s());
-  return Status::ok();
-}
 
 struct BenchArgs {
   std::string model;
@@ -201,11 +204,14 @@ Status run_bench(const BenchArgs& a) {
   std::optional<ParallelBenchResult> par;
   std::optional<ReuseBenchResult> reuse;
   if (a.parallel > 0) {
-    HEARTH_ASSIGN_OR_RETURN(ParallelBenchResult r, bench_parallel(a.model, a.parallel, a.n_gen > 1 ? a.n_gen : 32, a.threads));
+    HEARTH_ASSIGN_OR_RETURN(
+        ParallelBenchResult r,
+        bench_parallel(a.model, a.parallel, a.n_gen > 1 ? a.n_gen : 32, a.threads));
     par = r;
   }
   if (a.reuse_ctx > 0) {
-    HEARTH_ASSIGN_OR_RETURN(ReuseBenchResult r, bench_prefix_reuse(a.model, a.reuse_ctx, a.threads));
+    HEARTH_ASSIGN_OR_RETURN(ReuseBenchResult r,
+                            bench_prefix_reuse(a.model, a.reuse_ctx, a.threads));
     reuse = r;
   }
 
@@ -269,13 +275,15 @@ Status run_bench(const BenchArgs& a) {
                 static_cast<double>(n_params) * 1e-9, a.threads, r.test.c_str(), ts, gb);
   }
   if (par)
-    std::printf("\nparallel: %d streams, aggregate decode %.2f t/s vs %.2f t/s for one stream (%.2fx)\n",
-                par->streams, par->aggregate_tok_s, par->single_tok_s, par->speedup);
+    std::printf(
+        "\nparallel: %d streams, aggregate decode %.2f t/s vs %.2f t/s for one stream (%.2fx)\n",
+        par->streams, par->aggregate_tok_s, par->single_tok_s, par->speedup);
   if (reuse)
-    std::printf("prefix reuse: follow-up turn after %lld tokens: time to first token %.3f s with reuse "
-                "(%lld tokens from cache) vs %.3f s recomputed\n",
-                static_cast<long long>(reuse->context_tokens), reuse->warm_ttft_s,
-                static_cast<long long>(reuse->cached_tokens), reuse->cold_ttft_s);
+    std::printf(
+        "prefix reuse: follow-up turn after %lld tokens: time to first token %.3f s with reuse "
+        "(%lld tokens from cache) vs %.3f s recomputed\n",
+        static_cast<long long>(reuse->context_tokens), reuse->warm_ttft_s,
+        static_cast<long long>(reuse->cached_tokens), reuse->cold_ttft_s);
   return Status::ok();
 }
 
@@ -289,7 +297,7 @@ void register_tool_commands(CLI::App& app) {
   qc->add_option("type", q->type, "f32 | f16 | bf16 | q8_0 | q4_0 | q4_k_m | q6_k")->required();
   qc->add_option("--threads,-t", q->threads, "threads (default: physical cores)");
   qc->callback([q] {
-    Status s = run_quantize(*q);
+    Status s = write_model_file(ModelSource::kGguf, q->in, q->out, q->type, q->threads);
     if (!s.is_ok()) report_error(s);
   });
 
@@ -302,7 +310,7 @@ void register_tool_commands(CLI::App& app) {
       ->capture_default_str();
   cc->add_option("--threads,-t", c->threads, "threads (default: physical cores)");
   cc->callback([c] {
-    Status s = run_convert(*c);
+    Status s = write_model_file(ModelSource::kHuggingFace, c->dir, c->out, c->type, c->threads);
     if (!s.is_ok()) report_error(s);
   });
 
@@ -317,7 +325,8 @@ void register_tool_commands(CLI::App& app) {
   bc->add_option("-r,--repetitions", b->reps, "repetitions (median reported)")
       ->capture_default_str();
   bc->add_flag("--json", b->json, "print JSON instead of a table");
-  bc->add_option("--parallel", b->parallel, "also measure aggregate decode of N concurrent streams");
+  bc->add_option("--parallel", b->parallel,
+                 "also measure aggregate decode of N concurrent streams");
   bc->add_option("--reuse-ctx", b->reuse_ctx,
                  "also measure time to first token of a follow-up turn after N tokens, with and "
                  "without prefix reuse");

@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   using namespace hearth::cli;
   CLI::App app{"hearth: run Qwen3.5 models on the hardware you already own", "hearth"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "hearth 0.1.0");
+  app.set_version_flag("--version", version_line());
   register_gguf_commands(app);
   register_kernel_commands(app);
   register_tokenizer_commands(app);
@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   register_fit_commands(app);
   register_store_commands(app);
   register_serve_commands(app);
+  register_info_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -76,6 +76,9 @@ class ModelStore {
   // The local GGUF for a name (a local-file name resolves to itself if it exists).
   Result<ModelEntry> resolve(const ModelName& name) const;
   Result<Manifest> read_manifest(const ModelName& name) const;
+  // Deletes those of `digests` that no manifest references any more (after a manifest was
+  // replaced, e.g. `hearth create --force`).
+  Status prune_blobs(const std::vector<std::string>& digests) const;
 
  private:
   Status ensure_layout() const;
@@ -91,8 +94,6 @@ class ModelStore {
                                     const PullOptions& options) const;
   Status pull_registry(const ModelName& name, const PullOptions& options);
   Status pull_hugging_face(const ModelName& name, const PullOptions& options);
-  // Deletes those of `digests` that no manifest references any more.
-  Status prune_blobs(const std::vector<std::string>& digests) const;
 
   std::string root_;
 };
