@@ -15,7 +15,9 @@
 #include <iostream>
 #include <iterator>
 #include <sstream>
+#include <string>
 
+#include "base/log.h"
 #include "base/timer.h"
 #include "chat/output_parser.h"
 #include "cli/commands.h"
@@ -302,6 +304,11 @@ void print_peak() {
 }
 
 void run_command(const RunArgs& args) {
+  // Ollama users set OLLAMA_NUM_GPU=0 / --cpu to force the CPU; this build only has the CPU
+  // backend, so both are accepted and a request for GPU layers is answered plainly.
+  if (const char* gpu = std::getenv("HEARTH_NUM_GPU"); gpu && *gpu && std::string(gpu) != "0" &&
+                                                     !args.cpu)
+    LOG_WARN("HEARTH_NUM_GPU=%s: this build has no GPU backend; running on the CPU", gpu);
   auto path = resolve_model(args.model);
   if (!path.is_ok()) return report_error(path.status());
   engine::EngineOptions opt;
