@@ -20,16 +20,19 @@ struct ActQ8 {
 static_assert(sizeof(ActQ8) == 36);
 
 // Q8_K-style activation block for K-quant dot products: ggml's ActQ8K fields reordered and
-// padded to 320 bytes so that qs is 64-byte aligned in a 64-byte aligned buffer (the dot products
+// padded to 384 bytes so that qs is 64-byte aligned in a 64-byte aligned buffer (the dot products
 // load it in 32/64-byte pieces; unaligned it would split a cache line on every load).
 struct alignas(64) ActQ8K {
-  int8_t qs[kQK_K];             // x[i] ~= d * qs[i]
-  int16_t bsums[kQK_K / 16];    // sum of each group of 16 qs
+  int8_t qs[kQK_K];           // x[i] ~= d * qs[i]
+  int16_t bsums[kQK_K / 16];  // sum of each group of 16 qs
+  // d * bsums32[j] rounded once to f32: the Q4_K / Q5_K min term of one token becomes one f32
+  // FMA per super-block (dmin * mins[j] * dsums32[j]) instead of an int dot plus its scaling.
+  float dsums32[kQK_K / 32];
   int16_t bsums32[kQK_K / 32];  // sum of each group of 32 qs (the Q4_K / Q5_K mins)
   float d;
-  uint8_t pad[12];  // zero
+  uint8_t pad[44];  // zero (no implicit padding: the structs are compared with memcmp)
 };
-static_assert(sizeof(ActQ8K) == 320);
+static_assert(sizeof(ActQ8K) == 384);
 
 // Activation quantisation shared by every ISA so that all variants are bit-identical:
 // d = amax / 127, q = round-half-even(x * (1 / d)) (what cvtps2dq does), computed in f32.
@@ -46,7 +49,8 @@ enum class ActKind : int { kF32 = 0, kQ8 = 1, kQ8K = 2 };
 // vectors (1 <= nt <= kMaxTile). act points at activation vector 0; vector t starts at
 // act + t * act_stride bytes (float[n], ActQ8[n/32] or ActQ8K[n/256] by kind). out[t] = dot.
 // 4: measured against 8 on the 0.8B decode step with 8 streams (Zen 4), 8 was no faster (the
-// weight tile is L1/L2-resident either way, and 8 tokens leave no registers for two chains).
+// weight tile is L1/L2-resident either way, and 8 tokens leave no registers for two chains);
+// re-measured with the vpdpbusd K-quant kernels (2-3 registers per token): 8 was 5 % slower.
 constexpr int kMaxTile = 4;
 using RowDotFn = void (*)(int64_t n, const void* w, const void* act, size_t act_stride, int nt,
                           float* out);

@@ -151,6 +151,10 @@ TEST(Kernels, ActivationQuantisationIsBitExactAcrossIsas) {
       for (int i = 0; i < 16; ++i) s += b.qs[16 * g + i];
       EXPECT_EQ(s, b.bsums[g]);
     }
+    for (int g = 0; g < 8; ++g) {
+      EXPECT_EQ(b.bsums32[g], b.bsums[2 * g] + b.bsums[2 * g + 1]);
+      EXPECT_EQ(b.dsums32[g], b.d * static_cast<float>(b.bsums32[g]));
+    }
   }
 }
 
@@ -314,6 +318,60 @@ TEST(Kernels, MatmulSmallBatchesEveryCount) {
 
 // matmul_rows writes token t's outputs through its own pointer (rows of separate buffers, in
 // any order) with the same values as matmul.
+// The AVX-512 K-quant dots pack int32 partial sums of 4 products into int16 (4 * 63 * 127 for
+// Q6_K, 4 * 31 * 127 for Q5_K): blocks at the extremes (every quant and scale at its maximum, Q6_K
+// scales at -128) against activations at +-127 must still match the reference exactly enough.
+TEST(Kernels, KQuantExtremesDoNotSaturate) {
+  IsaGuard guard;
+  ThreadPool pool(2);
+  const int64_t cols = 512, rows = 3;
+  std::vector<float> x(static_cast<size_t>(3 * cols));
+  for (int64_t c = 0; c < cols; ++c) {
+    x[c] = 1.0f;
+    x[cols + c] = -1.0f;
+    x[2 * cols + c] = (c & 1) ? 1.0f : -1.0f;
+  }
+  for (DType t : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
+    const size_t rb = row_bytes(t, cols), bb = rb / (cols / 256);
+    std::vector<uint8_t> bytes(rb * rows + 1);
+    std::mt19937 rng(11);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t b = 0; b < cols / 256; ++b) {
+        uint8_t* blk = bytes.data() + r * rb + b * bb;
+        for (size_t i = 0; i < bb; ++i) {
+          blk[i] = r == 0 ? 0xff : r == 1 ? 0x80 : static_cast<uint8_t>(rng());
+        }
+        const uint16_t one = 0x3c00, half = 0x3800;  // f16 1.0, 0.5
+        if (t == DType::kQ6_K) {
+          auto* q6 = reinterpret_cast<BlockQ6_K*>(blk);
+          if (r == 1) {  // largest quants under the most negative scales
+            std::memset(q6->ql, 0xff, sizeof(q6->ql));
+            std::memset(q6->qh, 0xff, sizeof(q6->qh));
+          }
+          q6->d = one;
+        } else {  // Q4_K / Q5_K: d and dmin lead both layouts
+          std::memcpy(blk, &one, 2);
+          std::memcpy(blk + 2, r == 2 ? &half : &one, 2);
+        }
+      }
+    }
+    const WeightMatrix w{t, rows, cols, bytes.data(), 0};
+    const DenseRef dense(w);
+    for (Isa isa : supported_isas()) {
+      ASSERT_TRUE(set_isa(isa));
+      std::vector<float> y(static_cast<size_t>(3 * rows)), yv(static_cast<size_t>(rows));
+      matmul(w, x.data(), cols, 3, y.data(), rows, pool);
+      for (int64_t tk = 0; tk < 3; ++tk) {
+        SCOPED_TRACE(::testing::Message()
+                     << isa_name(isa) << " " << dtype_name(t) << " token " << tk);
+        dense.expect_matches(x.data() + tk * cols, y.data() + tk * rows);
+        matvec(w, x.data() + tk * cols, yv.data(), pool);
+        dense.expect_matches(x.data() + tk * cols, yv.data());
+      }
+    }
+  }
+}
+
 TEST(Kernels, MatmulRowsScattersOutputs) {
   IsaGuard guard;
   ThreadPool pool(2);

@@ -40,6 +40,7 @@ void quantize_act_q8k(const float* x, ActQ8K* y, int64_t n) {
     }
     for (int g = 0; g < kQK_K / 32; ++g) {
       y[b].bsums32[g] = static_cast<int16_t>(y[b].bsums[2 * g] + y[b].bsums[2 * g + 1]);
+      y[b].dsums32[g] = d * static_cast<float>(y[b].bsums32[g]);
     }
   }
 }
