@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <limits>
 
+#include "base/utf8.h"
+
 namespace hearth::chat {
 
 const Value* Value::find(std::string_view key) const {
@@ -95,46 +97,6 @@ std::string python_float_repr(double value) {
 
 namespace {
 
-void append_json_string(const std::string& s, std::string& out) {
-  static const char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 15]);
-        } else {
-          out.push_back(ch);  // ensure_ascii=False: everything else, UTF-8 included, is raw
-        }
-    }
-  }
-  out.push_back('"');
-}
-
 void append_json(const Value& value, std::string& out) {
   switch (value.kind()) {
     case Value::Kind::kNull:
@@ -158,7 +120,7 @@ void append_json(const Value& value, std::string& out) {
       break;
     }
     case Value::Kind::kString:
-      append_json_string(value.as_string(), out);
+      append_json_quoted(value.as_string(), out);
       break;
     case Value::Kind::kArray: {
       out.push_back('[');
@@ -177,7 +139,7 @@ void append_json(const Value& value, std::string& out) {
       for (const auto& [k, v] : value.as_object()) {
         if (!first) out += ", ";
         first = false;
-        append_json_string(k, out);
+        append_json_quoted(k, out);
         out += ": ";
         append_json(v, out);
       }
@@ -333,24 +295,6 @@ class JsonParser {
         return arr;
       }
       return error("expected ',' or ']'");
-    }
-  }
-
-  static void append_utf8(uint32_t cp, std::string& out) {
-    if (cp < 0x80) {
-      out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
     }
   }
 

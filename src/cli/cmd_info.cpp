@@ -119,8 +119,7 @@ Status run_ps() {
     std::string digest = m.value("digest", std::string());
     if (digest.rfind("sha256:", 0) == 0) digest = digest.substr(7);
     r.id = digest.substr(0, std::min<size_t>(12, digest.size()));
-    if (r.id.empty()) {
-      // The server does not send digests yet: take the ID from the local store when it has it.
+    if (r.id.empty()) {  // a model served from a plain file has no manifest digest
       if (auto parsed = store::parse_model_name(r.name); parsed.is_ok()) {
         if (auto entry = models.resolve(*parsed); entry.is_ok()) r.id = entry->id;
       }

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "base/log.h"
+#include "base/utf8.h"
 
 namespace hearth::sampling {
 namespace {
@@ -236,39 +237,8 @@ Status compile_node(JsonSchemaNode* n, int depth, CompileContext* ctx) {
 }  // namespace
 
 std::string json_quote(const std::string& raw) {
-  std::string out = "\"";
-  for (unsigned char c : raw) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20) {
-          out += str_format("\\u%04x", c);
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
+  std::string out;
+  append_json_quoted(raw, out);
   return out;
 }
 
@@ -605,22 +575,11 @@ bool JsonAutomaton::step(uint8_t c) {
             // UTF-8 lead byte: remaining continuation bytes and the range of the next one
             // (excludes overlongs, surrogates and code points above U+10FFFF).
             {
-              uint32_t rem, lo = 0x80, hi = 0xBF;
-              if (c >= 0xC2 && c <= 0xDF) {
-                rem = 1;
-              } else if (c >= 0xE0 && c <= 0xEF) {
-                rem = 2;
-                if (c == 0xE0) lo = 0xA0;
-                if (c == 0xED) hi = 0x9F;
-              } else if (c >= 0xF0 && c <= 0xF4) {
-                rem = 3;
-                if (c == 0xF0) lo = 0x90;
-                if (c == 0xF4) hi = 0x8F;
-              } else {
-                return false;
-              }
+              Utf8Lead lead;
+              if (!utf8_lead(static_cast<uint8_t>(c), &lead)) return false;
               f.sub = kStrUtf8;
-              f.c = rem | (lo << 8) | (hi << 16);
+              f.c = uint32_t{lead.continuation} | (uint32_t{lead.first_lo} << 8) |
+                    (uint32_t{lead.first_hi} << 16);
               ++f.a;
               return true;
             }
@@ -770,34 +729,12 @@ int64_t count_plain_code_points(const std::string& bytes) {
   int64_t cps = 0;
   for (size_t i = 0; i < bytes.size();) {
     const uint8_t c = static_cast<uint8_t>(bytes[i]);
-    if (c < 0x80) {
-      if (c < 0x20 || c == '"' || c == '\\') return -1;
-      ++i;
-      ++cps;
-      continue;
-    }
-    uint32_t rem, lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      rem = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      rem = 2;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      rem = 3;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    } else {
-      return -1;
-    }
-    if (i + rem >= bytes.size()) return -1;  // the character continues in the next token
-    for (uint32_t k = 1; k <= rem; ++k) {
-      const uint8_t b = static_cast<uint8_t>(bytes[i + k]);
-      if (b < lo || b > hi) return -1;
-      lo = 0x80;
-      hi = 0xBF;
-    }
-    i += rem + 1;
+    if (c < 0x20 || c == '"' || c == '\\') return -1;
+    uint32_t cp;
+    // 0 also when the character continues in the next token.
+    const size_t length = decode_utf8(bytes, i, &cp);
+    if (length == 0) return -1;
+    i += length;
     ++cps;
   }
   return cps;

@@ -3,6 +3,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cctype>
 
 #include "base/log.h"
@@ -188,20 +189,30 @@ bool ModelManager::unload(const std::string& name) {
 
 std::vector<LoadedModelInfo> ModelManager::loaded() const {
   std::vector<LoadedModelInfo> out;
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto now_wall = std::chrono::system_clock::now();
-  for (const auto& [path, entry] : entries_) {
-    if (!entry->model) continue;
-    LoadedModelInfo info;
-    info.name = entry->name;
-    info.path = entry->model->path;
-    info.file_bytes = entry->file_bytes;
-    info.context_length = entry->model->engine->context_length();
-    info.forever = entry->keep_alive.count() < 0;
-    auto base = entry->active > 0 ? now_wall : entry->idle_since_wall;
-    info.expires_at = base + std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                                 std::max(entry->keep_alive, KeepAlive(0)));
-    out.push_back(std::move(info));
+  std::vector<std::shared_ptr<engine::LoadedModel>> models;  // parallel to `out`
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto now_wall = std::chrono::system_clock::now();
+    for (const auto& [path, entry] : entries_) {
+      if (!entry->model) continue;
+      LoadedModelInfo info;
+      info.name = entry->name;
+      info.path = entry->model->path;
+      info.file_bytes = entry->file_bytes;
+      info.context_length = entry->model->engine->context_length();
+      info.forever = entry->keep_alive.count() < 0;
+      auto base = entry->active > 0 ? now_wall : entry->idle_since_wall;
+      info.expires_at = base + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                   std::max(entry->keep_alive, KeepAlive(0)));
+      out.push_back(std::move(info));
+      models.push_back(entry->model);
+    }
+  }
+  // Engine stats take the engine's own lock: read them without holding mutex_.
+  for (size_t i = 0; i < out.size(); ++i) {
+    engine::EngineStats s = models[i]->engine->stats();
+    out[i].memory_bytes = static_cast<uint64_t>(std::max<int64_t>(out[i].file_bytes, 0)) +
+                          s.state_bytes + s.cache_bytes;
   }
   return out;
 }

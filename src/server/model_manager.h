@@ -35,6 +35,9 @@ struct LoadedModelInfo {
   std::string name;
   std::string path;
   int64_t file_bytes = 0;
+  // Memory in use now: the mapped weights file plus the engine's live sequence state and prefix
+  // cache (EngineStats::state_bytes + cache_bytes).
+  uint64_t memory_bytes = 0;
   int64_t context_length = 0;
   bool forever = false;
   std::chrono::system_clock::time_point expires_at;  // when idle now (meaningless if forever)

@@ -29,7 +29,11 @@
 #include "server/chat_output.h"
 #include "server/structured_output.h"
 #include "server/tool_choice.h"
+#include "store/file_util.h"
+#include "store/manifest.h"
+#include "store/model_name.h"
 #include "store/model_store.h"
+#include "store/sha256.h"
 
 namespace hearth::server {
 
@@ -1248,6 +1252,27 @@ struct Server::Impl {
     return d;
   }
 
+  // Ollama's model digest ("sha256:<hex>" of the manifest, whose first 12 hex are the ID that
+  // `hearth list` shows) when `path` is the weights blob of `name` in a model store
+  // (<root>/blobs/sha256-<hex>); empty for models served from other files. Reads one small file.
+  static std::string store_model_digest(const std::string& name, const std::string& path) {
+    size_t slash = path.rfind('/');
+    if (slash == std::string::npos || path.compare(slash + 1, 7, "sha256-") != 0) return "";
+    std::string blobs_dir = path.substr(0, slash);
+    size_t parent = blobs_dir.rfind('/');
+    if (parent == std::string::npos || blobs_dir.substr(parent + 1) != "blobs") return "";
+    auto parsed = store::parse_model_name(name);
+    if (!parsed.is_ok() || parsed->kind == store::ModelName::Kind::kLocalFile) return "";
+    store::ModelStore model_store(blobs_dir.substr(0, parent));
+    auto bytes = store::read_small_file(model_store.manifest_path(*parsed), size_t{1} << 20);
+    if (!bytes.is_ok()) return "";
+    auto manifest = store::parse_manifest(*bytes);
+    if (!manifest.is_ok()) return "";
+    const store::ManifestLayer* layer = manifest->model_layer();
+    if (!layer || model_store.blob_path(layer->digest) != path) return "";
+    return "sha256:" + store::sha256_hex(*bytes);
+  }
+
   // Ollama's parameter_size form: "751.63M", "9.0B".
   static std::string parameter_size_label(uint64_t n) {
     if (n >= 1000000000ull) return str_format("%.1fB", static_cast<double>(n) / 1e9);
@@ -1263,7 +1288,7 @@ struct Server::Impl {
                         {"modified_at", rfc3339(std::chrono::system_clock::from_time_t(
                                             static_cast<std::time_t>(m.modified_unix)))},
                         {"size", m.size_bytes},
-                        {"digest", ""},
+                        {"digest", store_model_digest(m.name, m.path)},
                         {"details", model_details(m.path)}});
     }
     res.set_content(dump_json(Json{{"models", models}}), "application/json");
@@ -1302,8 +1327,8 @@ struct Server::Impl {
                          : m.expires_at;
       models.push_back({{"name", m.name},
                         {"model", m.name},
-                        {"size", m.file_bytes},
-                        {"digest", ""},
+                        {"size", m.memory_bytes},
+                        {"digest", store_model_digest(m.name, m.path)},
                         {"details", model_details(m.path)},
                         {"expires_at", rfc3339(expires)},
                         {"size_vram", 0},

@@ -4,57 +4,22 @@
 // HEARTH_BIN: the binary with `serve` and `make-test-model` (default: ../../build/bin/hearth).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, execFile } from 'node:child_process';
+import { execFileSync, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { createServer } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
-import { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync, existsSync, symlinkSync,
+import { mkdirSync, writeFileSync, readFileSync, existsSync, symlinkSync,
          copyFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import OpenAI from 'openai';
-import { Ollama } from 'ollama';
+import { join } from 'node:path';
+import { startServer, bin, here } from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const bin = process.env.HEARTH_BIN || join(here, '../../build/bin/hearth');
-let dir, proc, port, openai, ollama;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
+let server, dir, port, openai, ollama;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'hearth-e2e-'));
-  const model = join(dir, 'tiny.gguf');
-  execFileSync(bin, ['make-test-model', '--vocab', 'synthetic', '--out', model], { stdio: 'ignore' });
-  port = await freePort();
-  proc = spawn(bin, ['serve', '--host', `127.0.0.1:${port}`, '--ctx', '2048', '--parallel', '4',
-                     '--threads', '2', '--model-path', `tiny=${model}`],
-               { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HEARTH_API_KEY: '' } });
-  await new Promise((resolve, reject) => {
-    let out = '';
-    proc.stdout.on('data', (d) => {
-      out += d;
-      if (out.includes('listening')) resolve();
-    });
-    proc.on('exit', (code) => reject(new Error(`hearth serve exited with ${code}`)));
-  });
-  openai = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'ollama', maxRetries: 0 });
-  ollama = new Ollama({ host: `http://127.0.0.1:${port}` });
+  server = await startServer({ prefix: 'hearth-e2e-' });
+  ({ dir, port, openai, ollama } = server);
 });
 
-after(() => {
-  if (proc) proc.kill('SIGTERM');
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+after(() => server?.stop());
 
 const messages = [{ role: 'user', content: 'Say something' }];
 

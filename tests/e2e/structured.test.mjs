@@ -4,54 +4,16 @@
 // HEARTH_BIN: the binary with `serve` and `make-test-model` (default: ../../build/bin/hearth).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import OpenAI from 'openai';
-import { Ollama } from 'ollama';
+import { startServer } from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const bin = process.env.HEARTH_BIN || join(here, '../../build/bin/hearth');
-let dir, proc, port, openai, ollama;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
+let server, port, openai, ollama;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'hearth-e2e-so-'));
-  const model = join(dir, 'tiny.gguf');
-  execFileSync(bin, ['make-test-model', '--vocab', 'synthetic', '--out', model], { stdio: 'ignore' });
-  port = await freePort();
-  proc = spawn(bin, ['serve', '--host', `127.0.0.1:${port}`, '--ctx', '2048', '--parallel', '4',
-                     '--threads', '2', '--model-path', `tiny=${model}`],
-               { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HEARTH_API_KEY: '' } });
-  await new Promise((resolve, reject) => {
-    let out = '';
-    proc.stdout.on('data', (d) => {
-      out += d;
-      if (out.includes('listening')) resolve();
-    });
-    proc.on('exit', (code) => reject(new Error(`hearth serve exited with ${code}`)));
-  });
-  openai = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'ollama', maxRetries: 0 });
-  ollama = new Ollama({ host: `http://127.0.0.1:${port}` });
+  server = await startServer({ prefix: 'hearth-e2e-so-' });
+  ({ port, openai, ollama } = server);
 });
 
-after(() => {
-  if (proc) proc.kill('SIGTERM');
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+after(() => server?.stop());
 
 const messages = [{ role: 'user', content: 'Describe a person as JSON' }];
 const noThink = { chat_template_kwargs: { enable_thinking: false } };

@@ -7,17 +7,24 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "base/thread_pool.h"
+#include "chat/chat_template.h"
+#include "convert/hf_vocab.h"
 #include "gguf/gguf_writer.h"
 #include "model/synthetic.h"
 #include "server/server.h"
+#include "store/file_util.h"
+#include "store/model_store.h"
+#include "store/sha256.h"
 
 namespace hearth::server {
 namespace {
@@ -471,8 +478,17 @@ TEST_F(ServerTest, OllamaTagsShowPsVersion) {
   ASSERT_TRUE(r);
   Json ps = Json::parse(r->body);
   ASSERT_EQ(ps["models"].size(), 1u);
-  EXPECT_EQ(ps["models"][0]["name"], "tiny");
-  EXPECT_EQ(ps["models"][0]["context_length"], kContext);
+  const Json& loaded = ps["models"][0];
+  EXPECT_EQ(loaded["name"], "tiny");
+  EXPECT_EQ(loaded["context_length"], kContext);
+  // Memory in use: at least the weights file, which is mapped whole.
+  struct stat st {};
+  ASSERT_EQ(::stat(tiny_model_path().c_str(), &st), 0);
+  EXPECT_GE(loaded["size"].get<uint64_t>(), static_cast<uint64_t>(st.st_size));
+  EXPECT_EQ(loaded["size_vram"], 0);
+  EXPECT_EQ(loaded["digest"], "") << "a plain file has no store digest";
+  EXPECT_EQ(loaded["details"], details);
+  EXPECT_TRUE(loaded["expires_at"].is_string());
 
   r = client().Get("/api/version");
   ASSERT_TRUE(r);
@@ -568,6 +584,27 @@ TEST_F(ServerTest, MetricsCountRequestsAndTokens) {
   EXPECT_NE(body.find("hearth_prefix_cache_hits_total "), std::string::npos);
 }
 
+// Sends a JSON POST over a plain socket (so the test can hang up mid-response) and returns the
+// connected fd, or -1 when connecting or writing failed.
+int send_raw_post(int port, const std::string& path, const std::string& payload) {
+  std::string request = "POST " + path +
+                        " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                        "Content-Length: " +
+                        std::to_string(payload.size()) + "\r\n\r\n" + payload;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 // The tiny model generates faster than a client reads, so this server gets a long context: the
 // generation would run for thousands of tokens unless the disconnect cancels it.
 TEST_F(ServerTest, DisconnectMidStreamCancelsGeneration) {
@@ -579,19 +616,8 @@ TEST_F(ServerTest, DisconnectMidStreamCancelsGeneration) {
   const int kMaxTokens = 4000;
   Json body = user_chat(
       "Keep going", {{"stream", true}, {"max_tokens", kMaxTokens}, {"logit_bias", no_eos_bias()}});
-  std::string payload = body.dump();
-  std::string request =
-      "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-      "Content-Type: application/json\r\nContent-Length: " +
-      std::to_string(payload.size()) + "\r\n\r\n" + payload;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int fd = send_raw_post(server.port(), "/v1/chat/completions", body.dump());
   ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(server.port()));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
   std::string got;
   char buf[4096];
   while (got.find("\"content\":\"") == std::string::npos || got.size() < 600) {
@@ -635,19 +661,8 @@ TEST_F(ServerTest, DisconnectCancelsNonStreamedGeneration) {
   for (const auto& [path, body] : {std::pair<std::string, Json>{"/v1/chat/completions", openai},
                                    std::pair<std::string, Json>{"/v1/completions", completion}}) {
     const uint64_t generated_before = server.models().engine_stats().generated_tokens;
-    std::string payload = body.dump();
-    std::string request = "POST " + path +
-                          " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                          "Content-Length: " +
-                          std::to_string(payload.size()) + "\r\n\r\n" + payload;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ASSERT_GE(fd, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(server.port()));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    ASSERT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+    int fd = send_raw_post(server.port(), path, body.dump());
+    ASSERT_GE(fd, 0) << path;
     // Wait until tokens are being generated, then hang up.
     bool generating = false;
     for (int i = 0; i < 2000 && !generating; ++i) {
@@ -670,6 +685,161 @@ TEST_F(ServerTest, DisconnectCancelsNonStreamedGeneration) {
   auto r = c.Get("/health");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
+}
+
+// A model served from a model store reports Ollama's digest in /api/ps and /api/tags: the sha256
+// of its manifest, whose first 12 hex digits are the ID `hearth list` shows.
+TEST(ServerPs, StoreModelReportsItsManifestDigest) {
+  std::filesystem::path root = std::filesystem::temp_directory_path() /
+                               ("hearth_server_ps_store_" + std::to_string(getpid()));
+  std::filesystem::remove_all(root);
+  auto model_store = std::make_shared<store::ModelStore>(root.string());
+  auto name = store::parse_model_name("tiny-store");
+  ASSERT_TRUE(name.is_ok()) << name.status().to_string();
+  auto imported = model_store->import_gguf(tiny_model_path(), *name);
+  ASSERT_TRUE(imported.is_ok()) << imported.status().to_string();
+  auto manifest_bytes = store::read_small_file(model_store->manifest_path(*name), 1 << 20);
+  ASSERT_TRUE(manifest_bytes.is_ok());
+  const std::string expected = "sha256:" + store::sha256_hex(*manifest_bytes);
+  {
+    ServerOptions o = test_options();
+    o.resolve_model = [model_store](const std::string& model) -> Result<std::string> {
+      HEARTH_ASSIGN_OR_RETURN(store::ModelName parsed, store::parse_model_name(model));
+      HEARTH_ASSIGN_OR_RETURN(store::ModelEntry entry, model_store->resolve(parsed));
+      return entry.gguf_path;
+    };
+    o.list_models = [entry = *imported] {
+      return std::vector<ModelListing>{
+          {"tiny-store", entry.gguf_path, static_cast<int64_t>(entry.size), 0}};
+    };
+    Server server(o);
+    ASSERT_TRUE(server.start().is_ok());
+    httplib::Client c("127.0.0.1", server.port());
+    auto tags = c.Get("/api/tags");
+    ASSERT_TRUE(tags);
+    EXPECT_EQ(Json::parse(tags->body)["models"][0]["digest"], expected) << tags->body;
+    ASSERT_TRUE(server.models().acquire("tiny-store").is_ok());
+    auto r = c.Get("/api/ps");
+    ASSERT_TRUE(r);
+    Json ps = Json::parse(r->body);
+    ASSERT_EQ(ps["models"].size(), 1u) << r->body;
+    EXPECT_EQ(ps["models"][0]["digest"], expected);
+    EXPECT_EQ(expected.substr(7, 12), imported->id);
+    // Memory in use covers at least the mapped weights blob.
+    EXPECT_GE(ps["models"][0]["size"].get<uint64_t>(),
+              std::filesystem::file_size(imported->gguf_path));
+  }
+  std::filesystem::remove_all(root);
+}
+
+// Allows the tokens of a script in order, then anything: it forces how a generation starts and
+// leaves the rest to the other constraints (here the JSON schema).
+class PrefixScriptConstraint : public sampling::TokenConstraint {
+ public:
+  explicit PrefixScriptConstraint(std::shared_ptr<const std::vector<int32_t>> script)
+      : script_(std::move(script)) {}
+  bool allows(int32_t token) const override {
+    return pos_ >= script_->size() || token == (*script_)[pos_];
+  }
+  void accept(int32_t) override { ++pos_; }
+
+ private:
+  std::shared_ptr<const std::vector<int32_t>> script_;
+  size_t pos_ = 0;
+};
+
+// Structured output with thinking on, on a tiny model with the real Qwen3 vocabulary (so </think>
+// is one special token and the JSON constraint works over the real 151K-token trie). The script
+// writes a short reasoning and closes it early; from there only the schema constraint picks the
+// tokens: the content must parse as JSON matching the schema and the reasoning must stay apart.
+// Every value in the schema is bounded, so the answer always ends well within max_tokens.
+TEST(ServerStructuredThinking, SchemaAppliesOnlyAfterThinkEnd) {
+  auto vocab = convert::read_hf_vocab(std::string(HEARTH_SHARED_DIR) +
+                                      "/testdata/tokenizer/qwen3/tokenizer.json");
+  ASSERT_TRUE(vocab.is_ok()) << vocab.status().to_string();
+  vocab->chat_template = std::string(chat::qwen35_template_text());
+  model::SyntheticOptions opt;
+  opt.size = "tiny";
+  opt.type = model::FileType::kQ8_0;  // the 151K-row embedding and head stay small
+  opt.seed = 23;
+  const std::string path = "/tmp/hearth_server_qwen_vocab_" + std::to_string(getpid()) + ".gguf";
+  {
+    gguf::GgufWriter writer;
+    ThreadPool pool(2);
+    Status built = model::build_synthetic_model(opt, *vocab, writer, pool);
+    ASSERT_TRUE(built.is_ok()) << built.to_string();
+    Status written = writer.write_file(path);
+    ASSERT_TRUE(written.is_ok()) << written.to_string();
+  }
+
+  auto script = std::make_shared<std::vector<int32_t>>();
+  ServerOptions o = test_options();
+  o.engine.context_length = 1024;
+  o.resolve_model = [path](const std::string& name) -> Result<std::string> {
+    if (name == "qwen-vocab") return path;
+    return not_found_error("unknown model '" + name + "'");
+  };
+  o.constraint_for_testing = [script] { return std::make_unique<PrefixScriptConstraint>(script); };
+  {
+    Server server(o);
+    ASSERT_TRUE(server.start().is_ok());
+    {
+      auto lease = server.models().acquire("qwen-vocab");
+      ASSERT_TRUE(lease.is_ok()) << lease.status().to_string();
+      const auto& tok = *lease.value()->tokenizer;
+      const int32_t think_end = tok.special_ids().think_end;
+      ASSERT_GE(think_end, 0);
+      auto reasoning = tok.encode("The user wants a verdict.", false);
+      ASSERT_TRUE(reasoning.is_ok());
+      *script = reasoning.value();
+      script->push_back(think_end);
+    }
+    const Json schema = Json::parse(R"({"type":"object",
+        "properties":{"verdict":{"type":"boolean"},"level":{"enum":["low","high"]}},
+        "required":["verdict","level"],"additionalProperties":false})");
+    auto check_content = [&](const std::string& content) {
+      Json parsed = Json::parse(content, nullptr, /*allow_exceptions=*/false);
+      ASSERT_TRUE(parsed.is_object()) << "content is not a JSON object: " << content;
+      EXPECT_EQ(parsed.size(), 2u) << content;
+      EXPECT_TRUE(parsed["verdict"].is_boolean()) << content;
+      EXPECT_TRUE(parsed["level"] == "low" || parsed["level"] == "high") << content;
+    };
+    httplib::Client c("127.0.0.1", server.port());
+    c.set_read_timeout(120);
+
+    // OpenAI: thinking is on by default for Qwen3.5's template.
+    Json body = {{"model", "qwen-vocab"},
+                 {"messages", Json::array({{{"role", "user"}, {"content", "Judge this."}}})},
+                 {"max_tokens", 200},
+                 {"seed", 3},
+                 {"response_format",
+                  {{"type", "json_schema"},
+                   {"json_schema", {{"name", "verdict"}, {"schema", schema}, {"strict", true}}}}}};
+    auto r = c.Post("/v1/chat/completions", body.dump(), "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    Json j = Json::parse(r->body);
+    const Json& msg = j["choices"][0]["message"];
+    EXPECT_EQ(msg["reasoning_content"], "The user wants a verdict.") << r->body;
+    check_content(msg["content"].get<std::string>());
+    EXPECT_EQ(j["choices"][0]["finish_reason"], "stop") << r->body;
+
+    // Ollama /api/chat with think: the reasoning goes to message.thinking.
+    Json ollama = {{"model", "qwen-vocab"},
+                   {"messages", Json::array({{{"role", "user"}, {"content", "Judge this."}}})},
+                   {"stream", false},
+                   {"think", true},
+                   {"format", schema},
+                   {"options", {{"num_predict", 200}, {"seed", 4}}}};
+    r = c.Post("/api/chat", ollama.dump(), "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    j = Json::parse(r->body);
+    EXPECT_EQ(j["message"]["thinking"], "The user wants a verdict.") << r->body;
+    check_content(j["message"]["content"].get<std::string>());
+    EXPECT_EQ(j["done_reason"], "stop") << r->body;
+  }
+  unlink(path.c_str());
 }
 
 TEST(ServerAuth, BearerKeyRequired) {
