@@ -328,15 +328,8 @@ void Engine::sample_and_emit(Sequence& seq, const float* logits_in) {
   ev.kind = Event::Kind::kToken;
   if (seq.request.return_logits) ev.logits.assign(logits, logits + seq.logits.size());
 
-  sampling::TokenFilter filter;
-  if (seq.constraint) {
-    // The constraint masks forbidden tokens to -inf in one bulk pass; the pass-through filter
-    // only makes the sampler report an error when nothing is left.
-    seq.constraint->mask_logits(logits, static_cast<int32_t>(seq.logits.size()));
-    filter = [](int32_t) { return true; };
-  }
-  auto sampled = seq.sampler.sample(logits, static_cast<int32_t>(seq.logits.size()),
-                                    seq.constraint ? &filter : nullptr);
+  auto sampled =
+      seq.sampler.sample(logits, static_cast<int32_t>(seq.logits.size()), seq.constraint.get());
   if (!sampled.is_ok()) {
     finish(seq, FinishReason::kError, sampled.status());
     return;

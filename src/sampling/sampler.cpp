@@ -87,22 +87,16 @@ void Sampler::apply_penalties(float* logits, int32_t n_vocab) const {
   }
 }
 
-Result<SampledToken> Sampler::sample(float* logits, int32_t n_vocab, const TokenFilter* filter) {
+Result<SampledToken> Sampler::sample(float* logits, int32_t n_vocab,
+                                     const TokenConstraint* constraint) {
   if (n_vocab <= 0) return invalid_argument_error("empty vocabulary");
   for (const auto& [token, bias] : params_.logit_bias)
     if (token >= 0 && token < n_vocab) logits[token] += bias;
   apply_penalties(logits, n_vocab);
-  if (filter) {
-    bool any = false;
-    for (int32_t t = 0; t < n_vocab; ++t) {
-      if (logits[t] == kNegInf) continue;
-      if (!(*filter)(t)) {
-        logits[t] = kNegInf;
-      } else {
-        any = true;
-      }
-    }
-    if (!any) return internal_error("the output constraint allows no token at this position");
+  if (constraint) {
+    constraint->mask_logits(logits, n_vocab);
+    if (std::none_of(logits, logits + n_vocab, [](float l) { return l != kNegInf; }))
+      return internal_error("the output constraint allows no token at this position");
   }
 
   // Log-softmax normaliser of the (biased, penalised, masked) distribution, for logprobs.

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <limits>
 #include <optional>
 #include <random>
@@ -51,11 +50,8 @@ struct SampledToken {
   std::vector<TokenLogprob> top;    // top_logprobs alternatives, most likely first
 };
 
-// Optional constraint (structured output): returns false for tokens that may not come next.
-using TokenFilter = std::function<bool(int32_t token)>;
-
-// A stateful constraint over the generated tokens (e.g. a JSON-schema automaton): the engine asks
-// allows() for candidates and reports every chosen token through accept().
+// A stateful constraint over the generated tokens (e.g. a JSON-schema automaton): the sampler masks
+// the logits through mask_logits() and the engine reports every chosen token through accept().
 class TokenConstraint {
  public:
   virtual ~TokenConstraint() = default;
@@ -79,9 +75,11 @@ class Sampler {
   // Remembers a generated token (penalties and the window).
   void accept(int32_t token);
 
-  // Chooses the next token. `logits` [n_vocab] is modified in place. With a filter, only tokens
-  // it accepts can be chosen; if it accepts none, the result is an error.
-  Result<SampledToken> sample(float* logits, int32_t n_vocab, const TokenFilter* filter = nullptr);
+  // Chooses the next token. `logits` [n_vocab] is modified in place. With a constraint, only the
+  // tokens it allows can be chosen (its mask_logits() runs after bias and penalties); if it allows
+  // none, the result is an error.
+  Result<SampledToken> sample(float* logits, int32_t n_vocab,
+                              const TokenConstraint* constraint = nullptr);
 
   const SamplingParams& params() const { return params_; }
 

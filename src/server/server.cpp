@@ -640,6 +640,18 @@ struct Server::Impl {
     }
   }
 
+  // A non-streamed request: waits for every choice (cancelling them when the client goes away),
+  // counts the tokens, and turns a failed generation into a 500.
+  void run_to_completion(Job& job, const httplib::Request& req) {
+    if (!drive(
+            job, [](size_t, const engine::Event&, const ChoiceDelta&) { return true; }, nullptr,
+            client_watch(req)))
+      fail(499, "the client closed the connection");
+    count_tokens(job);
+    for (const ChoiceState& c : job.choices)
+      if (c.finish == "error") fail(500, "generation failed: " + c.error.message());
+  }
+
   void count_tokens(const Job& job) {
     uint64_t gen = 0;
     for (const auto& c : job.choices) gen += static_cast<uint64_t>(c.usage.completion_tokens);
@@ -712,15 +724,10 @@ struct Server::Impl {
     submit(*job, prompt, g);
 
     if (!stream) {
-      if (!drive(
-              *job, [](size_t, const engine::Event&, const ChoiceDelta&) { return true; }, nullptr,
-              client_watch(req)))
-        fail(499, "the client closed the connection");
-      count_tokens(*job);
+      run_to_completion(*job, req);
       Json choices = Json::array();
       for (size_t i = 0; i < job->choices.size(); ++i) {
         const ChoiceState& c = job->choices[i];
-        if (c.finish == "error") fail(500, "generation failed: " + c.error.message());
         choices.push_back(
             {{"index", i},
              {"message", openai_message(c.out)},
@@ -948,15 +955,10 @@ struct Server::Impl {
       return u;
     };
     if (!stream) {
-      if (!drive(
-              *job, [](size_t, const engine::Event&, const ChoiceDelta&) { return true; }, nullptr,
-              client_watch(req)))
-        fail(499, "the client closed the connection");
-      count_tokens(*job);
+      run_to_completion(*job, req);
       Json choices = Json::array();
       for (size_t i = 0; i < job->choices.size(); ++i) {
         const ChoiceState& c = job->choices[i];
-        if (c.finish == "error") fail(500, "generation failed: " + c.error.message());
         choices.push_back(
             {{"text", c.raw_text},
              {"index", i},
@@ -1161,13 +1163,8 @@ struct Server::Impl {
     };
 
     if (!stream) {
-      if (!drive(
-              *job, [](size_t, const engine::Event&, const ChoiceDelta&) { return true; }, nullptr,
-              client_watch(req)))
-        fail(499, "the client closed the connection");
-      count_tokens(*job);
+      run_to_completion(*job, req);
       const ChoiceState& c = job->choices[0];
-      if (c.finish == "error") fail(500, "generation failed: " + c.error.message());
       Json j = job->use_parser ? line(c.out.reasoning(), c.out.content(), c.out.tool_calls(), true)
                                : line("", c.raw_text, {}, true);
       final_fields(j);

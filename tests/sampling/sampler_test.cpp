@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <map>
 #include <numeric>
 #include <vector>
@@ -203,19 +204,30 @@ TEST(Sampler, TopLogprobsSortedAndNormalised) {
   EXPECT_NEAR(r->logprob, r->top[0].logprob, 1e-6);
 }
 
+// A stateless constraint from a predicate (the default mask_logits() goes through allows()).
+class PredicateConstraint : public TokenConstraint {
+ public:
+  explicit PredicateConstraint(std::function<bool(int32_t)> allowed) : allowed_(std::move(allowed)) {}
+  bool allows(int32_t token) const override { return allowed_(token); }
+  void accept(int32_t) override {}
+
+ private:
+  std::function<bool(int32_t)> allowed_;
+};
+
 TEST(Sampler, FilterRestrictsChoicesAndRejectsEmpty) {
   SamplingParams p;
   p.temperature = 1.0f;
   p.seed = 9;
   Sampler s(p);
-  TokenFilter only_odd = [](int32_t t) { return t % 2 == 1; };
+  PredicateConstraint only_odd([](int32_t t) { return t % 2 == 1; });
   for (int i = 0; i < 100; ++i) {
     std::vector<float> logits = {5.0f, 0.0f, 5.0f, 0.1f};
     auto r = s.sample(logits.data(), 4, &only_odd);
     ASSERT_TRUE(r.is_ok());
     EXPECT_EQ(r->token % 2, 1);
   }
-  TokenFilter none = [](int32_t) { return false; };
+  PredicateConstraint none([](int32_t) { return false; });
   std::vector<float> logits = {1.0f, 2.0f};
   EXPECT_FALSE(s.sample(logits.data(), 2, &none).is_ok());
 }
