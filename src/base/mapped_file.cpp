@@ -27,7 +27,9 @@ MappedFile::~MappedFile() {
   if (mapped_) munmap(const_cast<uint8_t*>(data_), size_);
 }
 
-MappedFile::MappedFile(MappedFile&& other) noexcept { *this = std::move(other); }
+MappedFile::MappedFile(MappedFile&& other) noexcept {
+  *this = std::move(other);
+}
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   if (this != &other) {
@@ -74,6 +76,17 @@ Result<MappedFile> MappedFile::open(const std::string& path) {
 
 void MappedFile::advise_willneed() const {
   if (mapped_) madvise(const_cast<uint8_t*>(data_), size_, MADV_WILLNEED);
+}
+
+void MappedFile::advise_dontneed(const void* p, size_t n) const {
+  if (!mapped_ || n == 0) return;
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(data_), hi = lo + size_;
+  uintptr_t b = reinterpret_cast<uintptr_t>(p), e = b + n;
+  if (b < lo || e > hi) return;
+  b = (b + page - 1) & ~(page - 1);
+  e &= ~(page - 1);
+  if (e > b) madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
 }
 
 Result<std::string> read_file(const std::string& path) {

@@ -26,6 +26,10 @@ class MappedFile {
   const std::string& path() const { return path_; }
   // Hint the kernel to read the mapping ahead (used after load for weights).
   void advise_willneed() const;
+  // Drops this process's pages of [p, p + n) (whole pages inside the range only); later reads
+  // fault them in again from the file. Used once a tensor has been copied into another layout,
+  // so that the copy does not double the resident memory. No-op for addresses outside the map.
+  void advise_dontneed(const void* p, size_t n) const;
 
  private:
   const uint8_t* data_ = nullptr;

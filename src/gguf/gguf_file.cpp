@@ -582,6 +582,10 @@ const Value* GgufFile::find(std::string_view key) const {
   return nullptr;
 }
 
+void GgufFile::release_pages(const void* p, size_t n) const {
+  if (mapping_) mapping_->advise_dontneed(p, n);
+}
+
 const TensorInfo* GgufFile::find_tensor(std::string_view name) const {
   for (const TensorInfo& t : tensors_) {
     if (t.name == name) return &t;

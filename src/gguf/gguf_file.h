@@ -99,6 +99,10 @@ class GgufFile {
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const TensorInfo* find_tensor(std::string_view name) const;
 
+  // Releases the resident pages of [p, p + n) of the mapping (MappedFile::advise_dontneed); the
+  // data stays readable (faulted in again from the file). No-op for in-memory files.
+  void release_pages(const void* p, size_t n) const;
+
  private:
   std::shared_ptr<MappedFile> mapping_;  // null for from_memory
   const uint8_t* base_ = nullptr;

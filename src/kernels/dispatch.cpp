@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "kernels/kernel_table.h"
 #include "kernels/kernels.h"
+#include "kernels/rows16.h"
 #include "tensor/float16.h"
 #include "tensor/quant.h"
 
@@ -88,6 +89,12 @@ uint8_t* act_scratch(size_t bytes) {
   if (buf.size() < bytes) buf.resize(bytes);
   return buf.as<uint8_t>();
 }
+// Row-major copy of one rows16 band (every thread; the fallback path only).
+uint8_t* band_scratch(size_t bytes) {
+  thread_local AlignedBuffer buf;
+  if (buf.size() < bytes) buf.resize(bytes);
+  return buf.as<uint8_t>();
+}
 
 bool fill_nan_if_bad(const WeightMatrix& w, float* const* y_rows, int64_t n_tokens) {
   Status st = check_matrix(w);
@@ -135,6 +142,20 @@ void matmul_chunk(const WeightMatrix& w, const float* x, int64_t ldx, int64_t n_
                   float* const* y_rows, ThreadPool& pool);
 
 }  // namespace
+
+bool rows16_preferred(DType type, int64_t rows, int64_t cols) {
+  static const bool disabled = [] {
+    const char* v = std::getenv("HEARTH_REPACK");
+    return v != nullptr && std::string(v) == "0";
+  }();
+  // Small matrices (the DeltaNet beta/alpha projections) would give one band to one thread.
+  constexpr int64_t kMinRows = 8 * kRows16;
+  if (disabled || !rows16_layout_exists(type) || rows % kRows16 != 0 || rows < kMinRows ||
+      cols <= 0 || cols % kQK_K != 0) {
+    return false;
+  }
+  return tab().rows16_dot[static_cast<int>(wkind_of(type))] != nullptr;
+}
 
 const char* isa_name(Isa isa) {
   switch (isa) {
@@ -203,6 +224,13 @@ Status check_matrix(const WeightMatrix& w) {
   if (w.row_stride != 0 && w.row_stride < row_bytes(w.type, w.cols)) {
     return invalid_argument_error("matrix row_stride smaller than a row");
   }
+  if (w.layout == WeightLayout::kRows16 &&
+      (!rows16_layout_exists(w.type) || w.rows % kRows16 != 0 || w.row_stride != 0)) {
+    return invalid_argument_error(str_format(
+        "rows16 layout needs a Q4_K/Q6_K matrix with rows a multiple of 16 and no row_stride "
+        "(got %s, %lld rows)",
+        dtype_name(w.type), static_cast<long long>(w.rows)));
+  }
   return Status::ok();
 }
 
@@ -242,6 +270,53 @@ void matmul_rows(const WeightMatrix& w, const float* x, int64_t ldx, int64_t n_t
 
 namespace {
 
+// rows16 matrices: threads take whole bands; each band meets the tokens kRows16MaxTile at a
+// time (the band, 16 rows x cols, stays in L1/L2 across the token tiles). Without a fast
+// kernel for this ISA the band is read back to row-major rows once and row_dot does the work.
+void matmul_chunk_rows16(const KernelTable& kt, WKind wk, const WeightMatrix& w, const float* x,
+                         int64_t ldx, int64_t n_tokens, float* const* y_rows, const uint8_t* act,
+                         size_t astride, uint8_t* qbuf, ThreadPool& pool) {
+  const Rows16DotFn fast = kt.rows16_dot[static_cast<int>(wk)];
+  const RowDotFn rowfn = kt.row_dot[static_cast<int>(wk)];
+  const ActKind ak = act_kind(wk);
+  const int64_t cols = w.cols;
+  const int64_t n_bands = w.rows / kRows16;
+  const size_t rbytes = row_bytes(w.type, cols);
+  const size_t band_bytes = rbytes * kRows16;
+  pool.run([&](int ith, int nth) {
+    quantize_share(kt, ak, x, ldx, n_tokens, cols, qbuf, astride, ith, nth);
+    pool.barrier();
+    int64_t g0, g1;
+    ThreadPool::split(n_bands, ith, nth, 1, &g0, &g1);
+    float out[kRows16MaxTile * kRows16];  // [token][row in band]
+    uint8_t* rows = fast ? nullptr : band_scratch(band_bytes);
+    for (int64_t g = g0; g < g1; ++g) {
+      const uint8_t* band =
+          static_cast<const uint8_t*>(w.data) + static_cast<size_t>(g) * band_bytes;
+      const int64_t r0 = g * kRows16;
+      if (fast) {
+        for (int64_t t = 0; t < n_tokens; t += kRows16MaxTile) {
+          const int nt = static_cast<int>(std::min<int64_t>(kRows16MaxTile, n_tokens - t));
+          fast(cols, band, act + t * astride, astride, nt, out);
+          for (int k = 0; k < nt; ++k) {
+            std::memcpy(y_rows[t + k] + r0, out + k * kRows16, kRows16 * sizeof(float));
+          }
+        }
+        continue;
+      }
+      for (int r = 0; r < kRows16; ++r)
+        unpack_rows16_row(w.type, w.data, cols, r0 + r, rows + r * rbytes);
+      for (int64_t t = 0; t < n_tokens; t += kMaxTile) {
+        const int nt = static_cast<int>(std::min<int64_t>(kMaxTile, n_tokens - t));
+        for (int r = 0; r < kRows16; ++r) {
+          rowfn(cols, rows + r * rbytes, act + t * astride, astride, nt, out);
+          for (int k = 0; k < nt; ++k) y_rows[t + k][r0 + r] = out[k];
+        }
+      }
+    }
+  });
+}
+
 void matmul_chunk(const WeightMatrix& w, const float* x, int64_t ldx, int64_t n_tokens,
                   float* const* y_rows, ThreadPool& pool) {
   const KernelTable& kt = tab();
@@ -258,6 +333,11 @@ void matmul_chunk(const WeightMatrix& w, const float* x, int64_t ldx, int64_t n_
     astride = act_row_bytes(ak, cols);
     qbuf = act_scratch(astride * static_cast<size_t>(n_tokens));
     act = qbuf;
+  }
+
+  if (w.layout == WeightLayout::kRows16) {
+    matmul_chunk_rows16(kt, wk, w, x, ldx, n_tokens, y_rows, act, astride, qbuf, pool);
+    return;
   }
 
   const int64_t tile_rows = rows_per_tile(w);
@@ -321,6 +401,12 @@ void embedding_row(const WeightMatrix& table, int64_t r, float* out) {
     return;
   }
   const uint8_t* src = table.row(r);
+  if (table.layout == WeightLayout::kRows16) {
+    thread_local std::vector<uint8_t> packed;  // row r back in row-major block order
+    packed.resize(row_bytes(table.type, table.cols));
+    unpack_rows16_row(table.type, table.data, table.cols, r, packed.data());
+    src = packed.data();
+  }
   switch (table.type) {
     case DType::kF32:
       std::memcpy(out, src, static_cast<size_t>(table.cols) * sizeof(float));

@@ -55,11 +55,20 @@ constexpr int kMaxTile = 4;
 using RowDotFn = void (*)(int64_t n, const void* w, const void* act, size_t act_stride, int nt,
                           float* out);
 
+// Dot products of one 16-row band in the rows16 layout (kernels/rows16.h) with nt activation
+// vectors (1 <= nt <= kRows16MaxTile; act as for RowDotFn): out[t * 16 + r] = dot(row r, token t).
+constexpr int kRows16MaxTile = 8;
+using Rows16DotFn = void (*)(int64_t n, const void* band, const void* act, size_t act_stride,
+                             int nt, float* out);
+
 struct KernelTable {
   // Activation quantisers: n multiple of 32 / 256.
   void (*quantize_act_q8)(const float* x, ActQ8* y, int64_t n);
   void (*quantize_act_q8k)(const float* x, ActQ8K* y, int64_t n);
   RowDotFn row_dot[static_cast<int>(WKind::kCount)];
+  // Fast products over rows16 bands; null where this ISA has none (the dispatcher then unpacks the
+  // band to rows and uses row_dot). Non-null also means "repack matrices of this kind at load".
+  Rows16DotFn rows16_dot[static_cast<int>(WKind::kCount)];
 
   void (*rms_norm)(const float* x, const float* weight, float* y, int64_t n, float eps);
   void (*silu)(const float* x, float* y, int64_t n);

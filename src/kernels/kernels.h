@@ -22,14 +22,23 @@ Isa current_isa();
 // Returns false (and changes nothing) when the CPU cannot run it.
 bool set_isa(Isa isa);
 
+// How a matrix's blocks are ordered in memory.
+enum class WeightLayout : uint8_t {
+  kRowMajor = 0,  // row by row, as in GGUF files
+  kRows16 = 1,    // bands of 16 interleaved rows (kernels/rows16.h); Q4_K / Q6_K only
+};
+
 // A weight matrix [rows][cols] stored row by row, each row `cols` elements of `type`
 // (ggml: ne0 = cols, ne1 = rows). cols must be a multiple of block_size(type).
+// With layout kRows16 the same bytes are reordered in bands of 16 rows: row() and row_stride do
+// not apply (row_stride must be 0); embedding_row() and the products handle both layouts.
 struct WeightMatrix {
   DType type = DType::kF32;
   int64_t rows = 0;
   int64_t cols = 0;
   const void* data = nullptr;
   size_t row_stride = 0;  // bytes between rows; 0 means row_bytes(type, cols)
+  WeightLayout layout = WeightLayout::kRowMajor;
 
   size_t stride() const { return row_stride ? row_stride : row_bytes(type, cols); }
   const uint8_t* row(int64_t r) const {

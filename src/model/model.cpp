@@ -18,10 +18,15 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
 }
 
 Result<std::unique_ptr<Model>> Model::from_gguf(gguf::GgufFile file) {
+  return from_gguf(std::move(file), /*repack_for_kernels=*/true);
+}
+
+Result<std::unique_ptr<Model>> Model::from_gguf(gguf::GgufFile file, bool repack_for_kernels) {
   std::unique_ptr<Model> m(new Model());
   m->file_ = std::make_unique<gguf::GgufFile>(std::move(file));
   HEARTH_ASSIGN_OR_RETURN(m->hp_, read_hparams(*m->file_));
   HEARTH_ASSIGN_OR_RETURN(m->w_, bind_weights(*m->file_, m->hp_));
+  if (repack_for_kernels) repack_weights(*m->file_, m->w_, m->repacked_);
   return m;
 }
 

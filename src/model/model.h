@@ -38,6 +38,9 @@ class Model {
   static Result<std::unique_ptr<Model>> load(const std::string& path);
   // Binds an already-open file (from_memory images must outlive the model).
   static Result<std::unique_ptr<Model>> from_gguf(gguf::GgufFile file);
+  // repack_for_kernels = false keeps every matrix in the file's row-major layout (tests compare
+  // the two; HEARTH_REPACK=0 does the same for the whole process).
+  static Result<std::unique_ptr<Model>> from_gguf(gguf::GgufFile file, bool repack_for_kernels);
 
   const HParams& hparams() const { return hp_; }
   const ModelWeights& weights() const { return w_; }
@@ -58,6 +61,7 @@ class Model {
   std::unique_ptr<gguf::GgufFile> file_;
   HParams hp_;
   ModelWeights w_;
+  std::vector<AlignedBuffer> repacked_;  // matrices copied into the kernels' faster layout
 };
 
 // Per-architecture FFN forward (qwen35.cpp / qwen35_moe.cpp). x, out: [n][D].

@@ -1,6 +1,10 @@
 // Tensor binding with shape/type validation for Qwen3.5 GGUF files (names of §8.3).
 #include "model/weights.h"
 
+#include <algorithm>
+#include <map>
+
+#include "kernels/rows16.h"
 #include "tensor/quant.h"
 
 namespace hearth::model {
@@ -173,6 +177,48 @@ Result<ModelWeights> bind_weights(const gguf::GgufFile& file, const HParams& hp)
   }
   // Blocks >= n_layer (MTP / nextn) are deliberately not bound: they may be absent or partial.
   return w;
+}
+
+size_t repack_weights(const gguf::GgufFile& file, ModelWeights& w,
+                      std::vector<AlignedBuffer>& storage) {
+  std::vector<kernels::WeightMatrix*> mats = {&w.output, &w.token_embd};
+  for (LayerWeights& lw : w.layers) {
+    for (kernels::WeightMatrix* m :
+         {&lw.gdn.qkv, &lw.gdn.gate, &lw.gdn.beta, &lw.gdn.alpha, &lw.gdn.out, &lw.attn.q,
+          &lw.attn.k, &lw.attn.v, &lw.attn.out, &lw.ffn.gate, &lw.ffn.up, &lw.ffn.down,
+          &lw.moe.shared.gate, &lw.moe.shared.up, &lw.moe.shared.down}) {
+      mats.push_back(m);
+    }
+  }
+  std::map<const void*, const void*> moved;  // original data -> repacked copy (tied tensors)
+  size_t total = 0;
+  for (kernels::WeightMatrix* m : mats) {
+    if (m->data == nullptr || m->layout != kernels::WeightLayout::kRowMajor) continue;
+    if (auto it = moved.find(m->data); it != moved.end()) {
+      m->data = it->second;
+      m->layout = kernels::WeightLayout::kRows16;
+      continue;
+    }
+    if (m->row_stride != 0 || !kernels::rows16_preferred(m->type, m->rows, m->cols)) continue;
+    const size_t rb = row_bytes(m->type, m->cols);
+    const size_t bytes = rb * static_cast<size_t>(m->rows);
+    AlignedBuffer& buf = storage.emplace_back(bytes);
+    const int64_t n_bands = m->rows / kernels::kRows16;
+    // Pieces of ~8 MiB: each source piece is released right after its copy is made.
+    const int64_t piece = std::max<int64_t>(1, (int64_t{8} << 20) / (rb * kernels::kRows16));
+    const uint8_t* src = static_cast<const uint8_t*>(m->data);
+    for (int64_t g = 0; g < n_bands; g += piece) {
+      const int64_t ge = std::min(n_bands, g + piece);
+      kernels::repack_rows16(m->type, src, rb, m->cols, g, ge, buf.as<uint8_t>());
+      file.release_pages(src + static_cast<size_t>(g) * kernels::kRows16 * rb,
+                         static_cast<size_t>(ge - g) * kernels::kRows16 * rb);
+    }
+    moved[m->data] = buf.as<uint8_t>();
+    m->data = buf.as<uint8_t>();
+    m->layout = kernels::WeightLayout::kRows16;
+    total += bytes;
+  }
+  return total;
 }
 
 }  // namespace hearth::model

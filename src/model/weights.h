@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "base/aligned_buffer.h"
 #include "base/status.h"
 #include "gguf/gguf_file.h"
 #include "kernels/kernels.h"
@@ -104,6 +105,14 @@ class TensorBinder {
 
 // Binds everything the forward pass needs (dispatches on hp.arch for the FFN).
 Result<ModelWeights> bind_weights(const gguf::GgufFile& file, const HParams& hp);
+
+// Copies every bound matrix that this CPU's kernels run faster in the rows16 layout
+// (kernels::rows16_preferred: Q4_K / Q6_K on AVX-512) into `storage`, repacked, and points its
+// WeightMatrix there (the tied output head and token_embd stay one copy). The file pages each
+// matrix came from are released as it is copied, so resident memory does not double; the file
+// view (file.find_tensor) keeps reading the original bytes. Returns the bytes repacked.
+size_t repack_weights(const gguf::GgufFile& file, ModelWeights& w,
+                      std::vector<AlignedBuffer>& storage);
 
 // Per-architecture FFN binding (qwen35.cpp / qwen35_moe.cpp).
 Status bind_dense_ffn(const TensorBinder& b, const HParams& hp, int64_t layer, LayerWeights& lw);

@@ -36,7 +36,7 @@ std::vector<uint8_t> synthetic_bytes(Arch arch, FileType type, uint64_t seed) {
   return std::move(bytes).value();
 }
 
-TestModel load_bytes(std::vector<uint8_t> bytes) {
+TestModel load_bytes(std::vector<uint8_t> bytes, bool repack_for_kernels) {
   TestModel tm;
   tm.bytes = std::move(bytes);
   auto file = gguf::GgufFile::from_memory(tm.bytes.data(), tm.bytes.size());
@@ -44,7 +44,7 @@ TestModel load_bytes(std::vector<uint8_t> bytes) {
     ADD_FAILURE() << file.status().to_string();
     return tm;
   }
-  auto m = Model::from_gguf(std::move(file).value());
+  auto m = Model::from_gguf(std::move(file).value(), repack_for_kernels);
   if (!m.is_ok()) {
     ADD_FAILURE() << m.status().to_string();
     return tm;

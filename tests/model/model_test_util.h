@@ -22,7 +22,7 @@ struct TestModel {
 };
 
 std::vector<uint8_t> synthetic_bytes(Arch arch, FileType type, uint64_t seed);
-TestModel load_bytes(std::vector<uint8_t> bytes);
+TestModel load_bytes(std::vector<uint8_t> bytes, bool repack_for_kernels = true);
 TestModel make_tiny(Arch arch, FileType type = FileType::kF32, uint64_t seed = 7);
 
 // Copies a GGUF image, letting `edit_kv` change metadata and `edit_tensor` drop (return false)

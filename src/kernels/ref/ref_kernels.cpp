@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/rows16.h"
 #include "tensor/quant.h"
 
 namespace hearth::kernels::ref {
@@ -77,8 +78,21 @@ template <typename Fn>
 Status for_each_row(const WeightMatrix& w, Fn&& fn) {
   HEARTH_RETURN_IF_ERROR(check(w));
   std::vector<float> row(static_cast<size_t>(w.cols));
+  std::vector<uint8_t> packed;  // one row-major row read back from a rows16 matrix
+  const bool rows16 = w.layout == WeightLayout::kRows16;
+  if (rows16) {
+    if (!rows16_layout_exists(w.type) || w.rows % kRows16 != 0) {
+      return invalid_argument_error("ref: rows16 matrix of a type/shape without that layout");
+    }
+    packed.resize(row_bytes(w.type, w.cols));
+  }
   for (int64_t r = 0; r < w.rows; ++r) {
-    HEARTH_RETURN_IF_ERROR(dequantize_row(w.type, w.row(r), row.data(), w.cols));
+    const void* src = w.row(r);
+    if (rows16) {
+      unpack_rows16_row(w.type, w.data, w.cols, r, packed.data());
+      src = packed.data();
+    }
+    HEARTH_RETURN_IF_ERROR(dequantize_row(w.type, src, row.data(), w.cols));
     fn(r, row.data());
   }
   return Status::ok();
