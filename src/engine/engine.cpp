@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <unordered_set>
 
 #include <unistd.h>
@@ -18,10 +19,14 @@ namespace hearth::engine {
 
 const char* finish_reason_name(FinishReason reason) {
   switch (reason) {
-    case FinishReason::kStop: return "stop";
-    case FinishReason::kLength: return "length";
-    case FinishReason::kCancelled: return "cancelled";
-    case FinishReason::kError: return "error";
+    case FinishReason::kStop:
+      return "stop";
+    case FinishReason::kLength:
+      return "length";
+    case FinishReason::kCancelled:
+      return "cancelled";
+    case FinishReason::kError:
+      return "error";
   }
   return "error";
 }
@@ -61,15 +66,15 @@ struct Engine::Sequence {
   tokenizer::StreamDecoder decoder;
   StopMatcher matcher;
   std::unique_ptr<sampling::TokenConstraint> constraint;
-  size_t prompt_done = 0;             // prompt tokens already in `state`
-  std::vector<int32_t> generated;     // sampled tokens
-  int32_t next_token = -1;            // sampled, not yet fed to the model
+  size_t prompt_done = 0;          // prompt tokens already in `state`
+  std::vector<int32_t> generated;  // sampled tokens
+  int32_t next_token = -1;         // sampled, not yet fed to the model
   int64_t max_tokens = 0;
-  uint64_t reserved_bytes = 0;        // state memory held against the budget
+  uint64_t reserved_bytes = 0;  // state memory held against the budget
   bool finished = false;
-  std::string stop_matched;           // the stop string that ended it, if any
+  std::string stop_matched;  // the stop string that ended it, if any
   Usage usage;
-  std::vector<float> logits;          // [n_vocab]
+  std::vector<float> logits;  // [n_vocab]
 };
 
 // ---- Engine ----
@@ -78,17 +83,17 @@ Engine::Engine(std::shared_ptr<const model::Model> model,
                std::shared_ptr<const tokenizer::Tokenizer> tokenizer, const EngineOptions& options)
     : model_(std::move(model)), tokenizer_(std::move(tokenizer)), options_(options) {}
 
-Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const model::Model> model,
-                                               std::shared_ptr<const tokenizer::Tokenizer> tokenizer,
-                                               const EngineOptions& options) {
+Result<std::unique_ptr<Engine>> Engine::create(
+    std::shared_ptr<const model::Model> model,
+    std::shared_ptr<const tokenizer::Tokenizer> tokenizer, const EngineOptions& options) {
   if (!model || !tokenizer) return invalid_argument_error("engine needs a model and a tokenizer");
   EngineOptions opt = options;
   int64_t model_ctx = model->hparams().context_length > 0 ? model->hparams().context_length : 32768;
   if (opt.context_length <= 0) opt.context_length = std::min<int64_t>(model_ctx, 32768);
   if (opt.context_length > model_ctx)
-    return out_of_range_error(str_format("context length %lld exceeds the model's trained context %lld",
-                                         static_cast<long long>(opt.context_length),
-                                         static_cast<long long>(model_ctx)));
+    return out_of_range_error(
+        str_format("context length %lld exceeds the model's trained context %lld",
+                   static_cast<long long>(opt.context_length), static_cast<long long>(model_ctx)));
   if (opt.max_sequences < 1) return invalid_argument_error("max_sequences must be at least 1");
   if (opt.step_token_budget < opt.max_sequences) opt.step_token_budget = opt.max_sequences;
   if (opt.checkpoint_interval < 1) opt.checkpoint_interval = 1 << 30;
@@ -98,7 +103,9 @@ Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const model::Mode
                                              static_cast<long long>(model->n_vocab())));
   if (opt.state_memory_budget == 0) {
     long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-    uint64_t avail = pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : (8ULL << 30);
+    uint64_t avail = pages > 0 && page > 0
+                         ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page)
+                         : (8ULL << 30);
     opt.state_memory_budget = avail / 4 * 3;
   }
   std::unique_ptr<Engine> engine(new Engine(std::move(model), std::move(tokenizer), opt));
@@ -122,8 +129,9 @@ Result<std::shared_ptr<RequestHandle>> Engine::submit(Request request) {
   for (size_t i = 0; i < request.prompt.size(); ++i) {
     int32_t t = request.prompt[i];
     if (t < 0 || t >= n_vocab)
-      return invalid_argument_error(str_format("prompt token %zu has id %d, outside the vocabulary (0..%lld)",
-                                               i, t, static_cast<long long>(n_vocab - 1)));
+      return invalid_argument_error(
+          str_format("prompt token %zu has id %d, outside the vocabulary (0..%lld)", i, t,
+                     static_cast<long long>(n_vocab - 1)));
   }
   const int64_t n_prompt = static_cast<int64_t>(request.prompt.size());
   if (n_prompt >= options_.context_length)
@@ -133,7 +141,8 @@ Result<std::shared_ptr<RequestHandle>> Engine::submit(Request request) {
         static_cast<long long>(n_prompt), static_cast<long long>(options_.context_length)));
   HEARTH_RETURN_IF_ERROR(sampling::validate(request.sampling, static_cast<int32_t>(n_vocab)));
   for (int32_t t : request.stop_tokens)
-    if (t < 0 || t >= n_vocab) return invalid_argument_error(str_format("stop token %d is outside the vocabulary", t));
+    if (t < 0 || t >= n_vocab)
+      return invalid_argument_error(str_format("stop token %d is outside the vocabulary", t));
 
   auto handle = std::make_shared<RequestHandle>();
   handle->id_ = next_id_.fetch_add(1);
@@ -141,7 +150,8 @@ Result<std::shared_ptr<RequestHandle>> Engine::submit(Request request) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stop_) return Status(ErrorCode::kUnavailable, "the engine is shutting down");
     if (incoming_.size() + static_cast<size_t>(stats_.waiting) >= options_.max_waiting)
-      return resource_exhausted_error(str_format("the request queue is full (%zu waiting)", options_.max_waiting));
+      return resource_exhausted_error(
+          str_format("the request queue is full (%zu waiting)", options_.max_waiting));
     stats_.prompt_tokens += static_cast<uint64_t>(n_prompt);
     incoming_.emplace_back(handle, std::move(request));
   }
@@ -170,9 +180,11 @@ void Engine::admit_waiting() {
   }
   // Cancelled while waiting: finish now.
   for (auto& seq : waiting_)
-    if (seq->handle->cancelled() || seq->handle.use_count() == 1) finish(*seq, FinishReason::kCancelled);
-  waiting_.erase(std::remove_if(waiting_.begin(), waiting_.end(), [](const auto& s) { return s->finished; }),
-                 waiting_.end());
+    if (seq->handle->cancelled() || seq->handle.use_count() == 1)
+      finish(*seq, FinishReason::kCancelled);
+  waiting_.erase(
+      std::remove_if(waiting_.begin(), waiting_.end(), [](const auto& s) { return s->finished; }),
+      waiting_.end());
 
   while (!waiting_.empty() && static_cast<int>(running_.size()) < options_.max_sequences) {
     // Reserve the state this sequence can grow to; wait while others hold it, fail when it could
@@ -183,12 +195,13 @@ void Engine::admit_waiting() {
     auto est = estimate_memory(hp, 1, 0, false, std::min(tokens, options_.context_length), 1, 0);
     const uint64_t need = est.kv_cache + est.recurrent_state;
     if (need > options_.state_memory_budget) {
-      finish(next, FinishReason::kError,
-             resource_exhausted_error(str_format(
-                 "the request needs %s of KV cache and recurrent state (%lld tokens) but the engine's "
-                 "budget is %s; lower max_tokens or the prompt",
-                 format_bytes(need).c_str(), static_cast<long long>(tokens),
-                 format_bytes(options_.state_memory_budget).c_str())));
+      finish(
+          next, FinishReason::kError,
+          resource_exhausted_error(str_format(
+              "the request needs %s of KV cache and recurrent state (%lld tokens) but the engine's "
+              "budget is %s; lower max_tokens or the prompt",
+              format_bytes(need).c_str(), static_cast<long long>(tokens),
+              format_bytes(options_.state_memory_budget).c_str())));
       waiting_.pop_front();
       continue;
     }
@@ -227,7 +240,9 @@ void Engine::run() {
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || !incoming_.empty() || !running_.empty() || !waiting_.empty(); });
+      wake_.wait(lock, [&] {
+        return stop_ || !incoming_.empty() || !running_.empty() || !waiting_.empty();
+      });
       if (stop_) break;
     }
     admit_waiting();
@@ -235,7 +250,8 @@ void Engine::run() {
 
     // Cancelled or abandoned (the caller dropped its handle) sequences leave before the step.
     for (auto& seq : running_)
-      if (seq->handle->cancelled() || seq->handle.use_count() == 1) finish(*seq, FinishReason::kCancelled);
+      if (seq->handle->cancelled() || seq->handle.use_count() == 1)
+        finish(*seq, FinishReason::kCancelled);
     reap_finished();
     if (running_.empty()) continue;
 
@@ -268,7 +284,8 @@ void Engine::run() {
       model::BatchEntry e;
       e.state = &p.seq->state;
       if (p.prefill) {
-        e.tokens = std::span<const int32_t>(p.seq->request.prompt.data() + p.seq->prompt_done, p.count);
+        e.tokens =
+            std::span<const int32_t>(p.seq->request.prompt.data() + p.seq->prompt_done, p.count);
         bool last = p.seq->prompt_done + p.count == p.seq->request.prompt.size();
         e.logits_mode = last ? model::LogitsMode::kLast : model::LogitsMode::kNone;
       } else {
@@ -288,6 +305,7 @@ void Engine::run() {
     }
 
     uint64_t prefilled = 0;
+    std::vector<Sequence*> to_sample;  // sequences with fresh logits, in batch order
     for (const Part& p : parts) {
       Sequence& seq = *p.seq;
       if (p.prefill) {
@@ -296,14 +314,15 @@ void Engine::run() {
         const auto& prompt = seq.request.prompt;
         if (seq.prompt_done == prompt.size()) {
           cache_->insert(prompt, seq.state);
-          sample_and_emit(seq, seq.logits.data());
+          to_sample.push_back(&seq);
         } else if (seq.prompt_done % static_cast<size_t>(options_.checkpoint_interval) == 0) {
           cache_->insert(std::span<const int32_t>(prompt.data(), seq.prompt_done), seq.state);
         }
       } else {
-        sample_and_emit(seq, seq.logits.data());
+        to_sample.push_back(&seq);
       }
     }
+    sample_all(to_sample, pool);
     reap_finished();
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -321,15 +340,31 @@ void Engine::run() {
   waiting_.clear();
 }
 
-void Engine::sample_and_emit(Sequence& seq, const float* logits_in) {
-  float* logits = seq.logits.data();
-  if (logits != logits_in) std::memcpy(logits, logits_in, seq.logits.size() * sizeof(float));
-  Event ev;
-  ev.kind = Event::Kind::kToken;
-  if (seq.request.return_logits) ev.logits.assign(logits, logits + seq.logits.size());
+void Engine::sample_all(const std::vector<Sequence*>& seqs, ThreadPool& pool) {
+  // Each sequence's sampler, constraint and logits are its own, so the vocabulary-sized passes
+  // (penalties, masks, max / softmax, top-k) of different sequences run on the pool's threads;
+  // the events are then emitted in batch order on this thread.
+  std::vector<Event> events(seqs.size());
+  std::vector<std::optional<Result<sampling::SampledToken>>> sampled(seqs.size());
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    const Sequence& seq = *seqs[i];
+    events[i].kind = Event::Kind::kToken;
+    // Before sampling: the sampler biases / masks the logits in place.
+    if (seq.request.return_logits) events[i].logits = seq.logits;
+  }
+  pool.parallel_for(static_cast<int64_t>(seqs.size()), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      Sequence& seq = *seqs[static_cast<size_t>(i)];
+      sampled[static_cast<size_t>(i)] = seq.sampler.sample(
+          seq.logits.data(), static_cast<int32_t>(seq.logits.size()), seq.constraint.get());
+    }
+  });
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    emit_sampled(*seqs[i], std::move(*sampled[i]), std::move(events[i]));
+  }
+}
 
-  auto sampled =
-      seq.sampler.sample(logits, static_cast<int32_t>(seq.logits.size()), seq.constraint.get());
+void Engine::emit_sampled(Sequence& seq, Result<sampling::SampledToken> sampled, Event ev) {
   if (!sampled.is_ok()) {
     finish(seq, FinishReason::kError, sampled.status());
     return;
@@ -395,11 +430,12 @@ void Engine::finish(Sequence& seq, FinishReason reason, Status error) {
   ev.error = std::move(error);
   // Checkpoint the conversation so far: the state holds prompt + every generated token but the
   // last (which was sampled, never fed). A follow-up turn that repeats the answer resumes here.
-  if ((reason == FinishReason::kStop || reason == FinishReason::kLength) && seq.generated.size() > 1 &&
-      seq.prompt_done == seq.request.prompt.size()) {
+  if ((reason == FinishReason::kStop || reason == FinishReason::kLength) &&
+      seq.generated.size() > 1 && seq.prompt_done == seq.request.prompt.size()) {
     std::vector<int32_t> tokens(seq.request.prompt);
     tokens.insert(tokens.end(), seq.generated.begin(), seq.generated.end() - 1);
-    if (static_cast<int64_t>(tokens.size()) == seq.state.n_past()) cache_->insert(tokens, seq.state);
+    if (static_cast<int64_t>(tokens.size()) == seq.state.n_past())
+      cache_->insert(tokens, seq.state);
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -411,8 +447,9 @@ void Engine::finish(Sequence& seq, FinishReason reason, Status error) {
 void Engine::reap_finished() {
   for (const auto& s : running_)
     if (s->finished) reserved_ -= s->reserved_bytes;
-  running_.erase(std::remove_if(running_.begin(), running_.end(), [](const auto& s) { return s->finished; }),
-                 running_.end());
+  running_.erase(
+      std::remove_if(running_.begin(), running_.end(), [](const auto& s) { return s->finished; }),
+      running_.end());
   // Live state not already counted in the prefix cache's bytes: KV chunks shared with
   // checkpoints (or between sequences resumed from one) count once, in cache_bytes when the
   // cache holds them, else here.

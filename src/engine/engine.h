@@ -37,20 +37,20 @@ enum class FinishReason {
 const char* finish_reason_name(FinishReason reason);  // "stop", "length", "cancelled", "error"
 
 struct Request {
-  std::vector<int32_t> prompt;            // token ids, already rendered and tokenised
+  std::vector<int32_t> prompt;  // token ids, already rendered and tokenised
   sampling::SamplingParams sampling;
-  int64_t max_tokens = -1;                // < 0: until the context is full
-  std::vector<std::string> stop;          // stop strings (not emitted)
-  std::vector<int32_t> stop_tokens;       // in addition to the tokenizer's end-of-generation ids
-  bool ignore_eos = false;                // do not stop at end-of-generation ids
-  bool return_logits = false;             // copy each step's logits into the token events (tests)
+  int64_t max_tokens = -1;           // < 0: until the context is full
+  std::vector<std::string> stop;     // stop strings (not emitted)
+  std::vector<int32_t> stop_tokens;  // in addition to the tokenizer's end-of-generation ids
+  bool ignore_eos = false;           // do not stop at end-of-generation ids
+  bool return_logits = false;        // copy each step's logits into the token events (tests)
   // Structured output: a fresh constraint per request; null = unconstrained.
   std::function<std::unique_ptr<sampling::TokenConstraint>()> make_constraint;
 };
 
 struct Usage {
   int64_t prompt_tokens = 0;
-  int64_t cached_tokens = 0;      // prompt tokens taken from the prefix cache (not recomputed)
+  int64_t cached_tokens = 0;  // prompt tokens taken from the prefix cache (not recomputed)
   int64_t completion_tokens = 0;
 };
 
@@ -59,15 +59,15 @@ struct Event {
   Kind kind = Kind::kToken;
   // kToken
   int32_t token = -1;
-  std::string text;                 // text that became safe to show (may be empty: held back)
+  std::string text;  // text that became safe to show (may be empty: held back)
   float logprob = 0;
   std::vector<sampling::TokenLogprob> top_logprobs;
-  std::vector<float> logits;        // [n_vocab] when Request::return_logits
+  std::vector<float> logits;  // [n_vocab] when Request::return_logits
   // kFinished (text carries any final released text)
   FinishReason finish = FinishReason::kStop;
-  std::string stop_matched;         // the stop string, when one matched
+  std::string stop_matched;  // the stop string, when one matched
   Usage usage;
-  Status error;                     // when finish == kError
+  Status error;  // when finish == kError
 };
 
 class RequestHandle {
@@ -90,10 +90,10 @@ class RequestHandle {
 };
 
 struct EngineOptions {
-  int n_threads = 0;                   // 0: one per physical core
-  int max_sequences = 8;               // sequences decoded together
-  int64_t context_length = 0;          // per sequence; 0: min(model's, 32768)
-  int64_t step_token_budget = 512;     // tokens per forward step (decode + prefill chunks)
+  int n_threads = 0;                // 0: one per physical core
+  int max_sequences = 8;            // sequences decoded together
+  int64_t context_length = 0;       // per sequence; 0: min(model's, 32768)
+  int64_t step_token_budget = 512;  // tokens per forward step (decode + prefill chunks)
   size_t prefix_cache_bytes = size_t{1} << 30;
   int64_t checkpoint_interval = 2048;  // prefill tokens between prefix-cache checkpoints
   size_t max_waiting = 256;            // queued requests beyond which submit() fails
@@ -111,23 +111,23 @@ struct EngineStats {
   uint64_t requests_finished = 0;
   uint64_t prefix_hits = 0;
   uint64_t prefix_misses = 0;
-  uint64_t prompt_tokens = 0;       // prompt tokens submitted
+  uint64_t prompt_tokens = 0;  // prompt tokens submitted
   uint64_t prompt_tokens_cached = 0;
-  uint64_t prefill_tokens = 0;      // prompt tokens actually computed
+  uint64_t prefill_tokens = 0;  // prompt tokens actually computed
   uint64_t generated_tokens = 0;
   uint64_t steps = 0;
   size_t cache_bytes = 0;
   size_t cache_entries = 0;
-  size_t state_bytes = 0;           // live sequence state (KV + recurrent) not in cache_bytes:
-                                    // KV chunks shared with checkpoints count once, there
-  uint64_t state_reserved = 0;      // reserved by running sequences (<= state_memory_budget)
+  size_t state_bytes = 0;       // live sequence state (KV + recurrent) not in cache_bytes:
+                                // KV chunks shared with checkpoints count once, there
+  uint64_t state_reserved = 0;  // reserved by running sequences (<= state_memory_budget)
 };
 
 class Engine {
  public:
-  static Result<std::unique_ptr<Engine>> create(std::shared_ptr<const model::Model> model,
-                                                std::shared_ptr<const tokenizer::Tokenizer> tokenizer,
-                                                const EngineOptions& options);
+  static Result<std::unique_ptr<Engine>> create(
+      std::shared_ptr<const model::Model> model,
+      std::shared_ptr<const tokenizer::Tokenizer> tokenizer, const EngineOptions& options);
   ~Engine();  // cancels everything and joins the engine thread
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -150,7 +150,10 @@ class Engine {
   void run();
   void admit_waiting();
   bool step();
-  void sample_and_emit(Sequence& seq, const float* logits);
+  // Samples the next token of every sequence in `seqs` from its logits (in parallel on `pool`),
+  // then emits each token / finish event in order.
+  void sample_all(const std::vector<Sequence*>& seqs, ThreadPool& pool);
+  void emit_sampled(Sequence& seq, Result<sampling::SampledToken> sampled, Event ev);
   void finish(Sequence& seq, FinishReason reason, Status error = Status::ok());
   void reap_finished();
 
@@ -158,7 +161,7 @@ class Engine {
   std::shared_ptr<const tokenizer::Tokenizer> tokenizer_;
   EngineOptions options_;
 
-  mutable std::mutex mutex_;            // guards incoming_, stop_, stats_
+  mutable std::mutex mutex_;  // guards incoming_, stop_, stats_
   std::condition_variable wake_;
   std::deque<std::pair<std::shared_ptr<RequestHandle>, Request>> incoming_;
   bool stop_ = false;

@@ -474,6 +474,10 @@ void delta_rule_step(float* S, int64_t dk, int64_t dv, const float* q, const flo
   tab().delta_rule_step(S, dk, dv, q, k, v, decay, beta, out);
 }
 
+void fp16_to_fp32_row(const uint16_t* x, float* y, int64_t n) {
+  if (n > 0) tab().fp16_to_fp32(x, y, n);
+}
+
 void rope_neox(float* x, int64_t n_heads, int64_t head_dim, int64_t rot_dims, int64_t pos,
                float theta) {
   if (rot_dims <= 0 || rot_dims % 2 != 0 || rot_dims > head_dim) {

@@ -88,6 +88,8 @@ struct KernelTable {
                           const float* v, float decay, float beta, float* out);
   // Sum of n floats with independent accumulators: the bandwidth probe's inner loop.
   float (*sum_stream)(const float* x, int64_t n);
+  // IEEE half -> float, exact (subnormals included), n elements.
+  void (*fp16_to_fp32)(const uint16_t* x, float* y, int64_t n);
   // ActQ8K.qs order: false = natural; true = within every 128 elements the 32-element groups
   // are stored as 0, 2, 1, 3 (AVX-512: a 64-byte load then matches one nibble plane of two
   // Q4_K sub-block pairs). bsums / bsums32 are always in natural order.

@@ -92,6 +92,8 @@ float dot(const float* a, const float* b, int64_t n);
 // q, k: [dk]; v, out: [dv] (out overwritten; may not alias the inputs).
 void delta_rule_step(float* S, int64_t dk, int64_t dv, const float* q, const float* k,
                      const float* v, float decay, float beta, float* out);
+// y[i] = float(x[i]) for IEEE half x (exact; the f16 KV cache is read through this). n >= 0.
+void fp16_to_fp32_row(const uint16_t* x, float* y, int64_t n);
 // NeoX RoPE on n_heads heads of head_dim floats laid out contiguously: within each head only
 // the first rot_dims dims rotate, pairs (i, i + rot_dims/2), angle pos * theta^(-2i/rot_dims).
 void rope_neox(float* x, int64_t n_heads, int64_t head_dim, int64_t rot_dims, int64_t pos,

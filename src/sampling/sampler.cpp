@@ -16,7 +16,8 @@ void sort_top(std::vector<std::pair<float, int32_t>>& items, size_t k) {
     return a.first > b.first || (a.first == b.first && a.second < b.second);
   };
   k = std::min(k, items.size());
-  std::partial_sort(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(k), items.end(), greater);
+  std::partial_sort(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(k), items.end(),
+                    greater);
 }
 
 }  // namespace
@@ -29,16 +30,19 @@ Status validate(const SamplingParams& p, int32_t n_vocab) {
   if (!(p.min_p >= 0) || p.min_p > 1)
     return invalid_argument_error(str_format("min_p must be in [0, 1], got %g", p.min_p));
   if (!(p.repeat_penalty > 0) || !std::isfinite(p.repeat_penalty))
-    return invalid_argument_error(str_format("repeat_penalty must be > 0, got %g", p.repeat_penalty));
+    return invalid_argument_error(
+        str_format("repeat_penalty must be > 0, got %g", p.repeat_penalty));
   if (!std::isfinite(p.presence_penalty) || std::fabs(p.presence_penalty) > 2)
     return invalid_argument_error("presence_penalty must be between -2 and 2");
   if (!std::isfinite(p.frequency_penalty) || std::fabs(p.frequency_penalty) > 2)
     return invalid_argument_error("frequency_penalty must be between -2 and 2");
   if (p.top_logprobs < 0 || p.top_logprobs > 20)
-    return invalid_argument_error(str_format("top_logprobs must be between 0 and 20, got %d", p.top_logprobs));
+    return invalid_argument_error(
+        str_format("top_logprobs must be between 0 and 20, got %d", p.top_logprobs));
   for (const auto& [token, bias] : p.logit_bias) {
     if (token < 0 || token >= n_vocab)
-      return invalid_argument_error(str_format("logit_bias token %d is outside the vocabulary (0..%d)", token, n_vocab - 1));
+      return invalid_argument_error(
+          str_format("logit_bias token %d is outside the vocabulary (0..%d)", token, n_vocab - 1));
     if (!std::isfinite(bias)) return invalid_argument_error("logit_bias values must be finite");
   }
   return Status::ok();
@@ -57,7 +61,8 @@ void Sampler::add_prompt(std::span<const int32_t> tokens) {
   size_t keep = static_cast<size_t>(std::max(0, params_.repeat_last_n));
   size_t start = tokens.size() > keep ? tokens.size() - keep : 0;
   for (size_t i = start; i < tokens.size(); ++i) recent_.push_back(tokens[i]);
-  if (recent_.size() > keep) recent_.erase(recent_.begin(), recent_.end() - static_cast<std::ptrdiff_t>(keep));
+  if (recent_.size() > keep)
+    recent_.erase(recent_.begin(), recent_.end() - static_cast<std::ptrdiff_t>(keep));
 }
 
 void Sampler::accept(int32_t token) {
@@ -110,7 +115,8 @@ Result<SampledToken> Sampler::sample(float* logits, int32_t n_vocab,
   float log_z = 0;
   if (want_logprobs) {
     double sum = 0;
-    for (int32_t t = 0; t < n_vocab; ++t) sum += std::exp(static_cast<double>(logits[t] - max_logit));
+    for (int32_t t = 0; t < n_vocab; ++t)
+      sum += std::exp(static_cast<double>(logits[t] - max_logit));
     log_z = max_logit + static_cast<float>(std::log(sum));
   }
 
@@ -121,14 +127,16 @@ Result<SampledToken> Sampler::sample(float* logits, int32_t n_vocab,
     for (int32_t t = 0; t < n_vocab; ++t) scratch_.emplace_back(logits[t], t);
     sort_top(scratch_, static_cast<size_t>(params_.top_logprobs));
     for (int i = 0; i < params_.top_logprobs && i < n_vocab; ++i)
-      out.top.push_back({scratch_[static_cast<size_t>(i)].second, scratch_[static_cast<size_t>(i)].first - log_z});
+      out.top.push_back({scratch_[static_cast<size_t>(i)].second,
+                         scratch_[static_cast<size_t>(i)].first - log_z});
   };
   fill_top();
 
   if (params_.temperature <= 0.0f || params_.top_k == 1) {
-    int32_t best = 0;
-    for (int32_t t = 1; t < n_vocab; ++t)
-      if (logits[t] > logits[best]) best = t;
+    // The first token holding the maximum (what a strict > scan picks), found without a second
+    // full compare-and-index pass.
+    const int32_t best =
+        static_cast<int32_t>(std::find(logits, logits + n_vocab, max_logit) - logits);
     out.token = best;
     out.logprob = want_logprobs ? logits[best] - log_z : 0.0f;
     return out;

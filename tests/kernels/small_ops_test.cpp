@@ -6,12 +6,15 @@
 // relative to the sum of magnitudes; axpy may fuse (FMA) so 1 ulp-ish.
 #include <gtest/gtest.h>
 
+#include <bit>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "kernels/kernels.h"
 #include "kernels/ref/ref_kernels.h"
+#include "tensor/float16.h"
 #include "test_util.h"
 
 namespace hearth::kernels {
@@ -207,6 +210,38 @@ TEST(SmallOps, DeltaRuleStep) {
           }
         }
       }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace hearth::kernels
+
+namespace hearth::kernels {
+namespace {
+
+// Every one of the 65536 halves, on every ISA, at offsets that leave vector tails: exact against
+// the portable conversion (tensor/float16.h), NaNs stay NaN.
+TEST(SmallOps, Fp16ToFp32Exhaustive) {
+  testing::IsaGuard guard;
+  std::vector<uint16_t> all(65536 + 13);
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<uint16_t>(i * 40503u);
+  for (Isa isa : testing::supported_isas()) {
+    ASSERT_TRUE(set_isa(isa));
+    for (int64_t off : {0, 1, 7}) {
+      const int64_t n = static_cast<int64_t>(all.size()) - off;
+      std::vector<float> got(static_cast<size_t>(n) + 1, 123.0f);
+      fp16_to_fp32_row(all.data() + off, got.data(), n);
+      for (int64_t i = 0; i < n; ++i) {
+        const float want = fp16_to_fp32(all[static_cast<size_t>(off + i)]);
+        if (std::isnan(want)) {
+          ASSERT_TRUE(std::isnan(got[i])) << isa_name(isa) << " i " << i;
+        } else {
+          ASSERT_EQ(std::bit_cast<uint32_t>(want), std::bit_cast<uint32_t>(got[i]))
+              << isa_name(isa) << " half 0x" << std::hex << all[static_cast<size_t>(off + i)];
+        }
+      }
+      EXPECT_EQ(got[n], 123.0f) << "wrote past n";
     }
   }
 }

@@ -100,10 +100,8 @@ void gated_attention_forward(const HParams& hp, const AttentionWeights& w, int64
           if (f16_cache) {
             const auto* k16 = reinterpret_cast<const uint16_t*>(kc);
             const auto* v16 = reinterpret_cast<const uint16_t*>(vc);
-            for (int64_t d = 0; d < dh; ++d) {
-              kt[p * dh + d] = fp16_to_fp32(k16[d]);
-              vt[p * dh + d] = fp16_to_fp32(v16[d]);
-            }
+            kernels::fp16_to_fp32_row(k16, kt.data() + p * dh, dh);
+            kernels::fp16_to_fp32_row(v16, vt.data() + p * dh, dh);
           } else {
             (void)dequantize_row(DType::kQ8_0, kc, kt.data() + p * dh, dh);
             (void)dequantize_row(DType::kQ8_0, vc, vt.data() + p * dh, dh);

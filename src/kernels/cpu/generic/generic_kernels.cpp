@@ -204,6 +204,10 @@ void rope_rotate(float* x, const float* c, const float* s, int64_t half) {
   }
 }
 
+void fp16_to_fp32(const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = hearth::fp16_to_fp32(x[i]);
+}
+
 float sum_stream(const float* x, int64_t n) {
   float acc[16] = {};
   int64_t i = 0;
@@ -269,6 +273,7 @@ const KernelTable& generic_kernel_table() {
     t.rope_rotate = g::rope_rotate;
     t.delta_rule_step = g::delta_rule_step;
     t.sum_stream = g::sum_stream;
+    t.fp16_to_fp32 = g::fp16_to_fp32;
     return t;
   }();
   return table;
