@@ -92,6 +92,39 @@ void Sampler::apply_penalties(float* logits, int32_t n_vocab) const {
   }
 }
 
+namespace {
+
+// Maximum of x[0, n) ignoring NaNs, and whether there was one. Eight independent lanes: a single
+// running maximum is one dependent compare per element (and was kept in memory by the compiler).
+float max_and_nan(const float* x, int32_t n, bool* any_nan) {
+  constexpr int kLanes = 8;
+  float m[kLanes];
+  bool nan[kLanes] = {};
+  for (float& v : m) v = kNegInf;
+  int32_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int j = 0; j < kLanes; ++j) {
+      const float v = x[i + j];
+      m[j] = v > m[j] ? v : m[j];
+      nan[j] |= v != v;
+    }
+  }
+  for (; i < n; ++i) {
+    m[0] = x[i] > m[0] ? x[i] : m[0];
+    nan[0] |= x[i] != x[i];
+  }
+  float best = m[0];
+  bool seen = nan[0];
+  for (int j = 1; j < kLanes; ++j) {
+    best = m[j] > best ? m[j] : best;
+    seen |= nan[j];
+  }
+  *any_nan = seen;
+  return best;
+}
+
+}  // namespace
+
 Result<SampledToken> Sampler::sample(float* logits, int32_t n_vocab,
                                      const TokenConstraint* constraint) {
   if (n_vocab <= 0) return invalid_argument_error("empty vocabulary");
@@ -105,8 +138,9 @@ Result<SampledToken> Sampler::sample(float* logits, int32_t n_vocab,
   }
 
   // Log-softmax normaliser of the (biased, penalised, masked) distribution, for logprobs.
-  float max_logit = kNegInf;
-  for (int32_t t = 0; t < n_vocab; ++t) max_logit = std::max(max_logit, logits[t]);
+  bool any_nan = false;
+  const float max_logit = max_and_nan(logits, n_vocab, &any_nan);
+  if (any_nan) return internal_error("logits contain NaN");
   if (!std::isfinite(max_logit)) {
     if (max_logit == kNegInf) return internal_error("every token has probability zero");
     return internal_error("logits contain NaN or +inf");

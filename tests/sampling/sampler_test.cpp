@@ -36,6 +36,25 @@ TEST(Sampler, GreedyIsArgmax) {
   EXPECT_EQ(draw(s, big), best);
 }
 
+// Ties go to the first index (as a strict > scan would), at every position relative to the
+// 8-lane max; a NaN anywhere is an error, not a silent pick.
+TEST(Sampler, GreedyTiesAndNaN) {
+  SamplingParams p;
+  p.temperature = 0;
+  Sampler s(p);
+  for (int n : {1, 7, 8, 9, 33}) {
+    for (int first = 0; first < n; ++first) {
+      std::vector<float> logits(static_cast<size_t>(n), -1.0f);
+      logits[static_cast<size_t>(first)] = 3.0f;
+      if (first + 5 < n) logits[static_cast<size_t>(first + 5)] = 3.0f;
+      EXPECT_EQ(draw(s, logits), first) << "n " << n;
+    }
+  }
+  std::vector<float> bad = ramp(100);
+  bad[57] = std::nanf("");
+  EXPECT_FALSE(s.sample(bad.data(), 100).is_ok());
+}
+
 TEST(Sampler, SameSeedSameTokens) {
   SamplingParams p;
   p.temperature = 1.0f;
@@ -207,7 +226,8 @@ TEST(Sampler, TopLogprobsSortedAndNormalised) {
 // A stateless constraint from a predicate (the default mask_logits() goes through allows()).
 class PredicateConstraint : public TokenConstraint {
  public:
-  explicit PredicateConstraint(std::function<bool(int32_t)> allowed) : allowed_(std::move(allowed)) {}
+  explicit PredicateConstraint(std::function<bool(int32_t)> allowed)
+      : allowed_(std::move(allowed)) {}
   bool allows(int32_t token) const override { return allowed_(token); }
   void accept(int32_t) override {}
 
