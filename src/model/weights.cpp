@@ -112,8 +112,15 @@ Status bind_gdn(const TensorBinder& b, const HParams& hp, int64_t i, GdnWeights&
   HEARTH_ASSIGN_OR_RETURN(g.gate, b.matrix(blk(i, "attn_gate.weight"), D, hp.value_dim()));
   HEARTH_ASSIGN_OR_RETURN(g.beta, b.matrix(blk(i, "ssm_beta.weight"), D, Hv));
   HEARTH_ASSIGN_OR_RETURN(g.alpha, b.matrix(blk(i, "ssm_alpha.weight"), D, Hv));
-  HEARTH_ASSIGN_OR_RETURN(g.conv,
-                          b.dense(blk(i, "ssm_conv1d.weight"), hp.conv_kernel, hp.conv_dim()));
+  {
+    HEARTH_ASSIGN_OR_RETURN(std::vector<float> conv_rows,  // [conv_dim][Kc] as stored
+                            b.dense(blk(i, "ssm_conv1d.weight"), hp.conv_kernel, hp.conv_dim()));
+    const int64_t C = hp.conv_dim(), Kc = hp.conv_kernel;
+    g.conv.resize(conv_rows.size());
+    for (int64_t c = 0; c < C; ++c) {
+      for (int64_t j = 0; j < Kc; ++j) g.conv[j * C + c] = conv_rows[c * Kc + j];
+    }
+  }
   HEARTH_ASSIGN_OR_RETURN(g.dt_bias, b.vector(blk(i, "ssm_dt.bias"), Hv));
   HEARTH_ASSIGN_OR_RETURN(g.a, b.vector(blk(i, "ssm_a"), Hv));
   HEARTH_ASSIGN_OR_RETURN(g.norm, b.vector(blk(i, "ssm_norm.weight"), hp.ssm_v_dim));

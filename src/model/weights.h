@@ -31,7 +31,8 @@ struct GdnWeights {
   kernels::WeightMatrix gate;   // z: [value_dim][D]
   kernels::WeightMatrix beta;   // [Hv][D]
   kernels::WeightMatrix alpha;  // [Hv][D]
-  std::vector<float> conv;      // [conv_dim][Kc] (f32 copy; tiny)
+  std::vector<float> conv;      // [Kc][conv_dim] (f32 copy, transposed from the file's
+                                //  [conv_dim][Kc] so the channel loop is contiguous; tiny)
   std::vector<float> dt_bias;   // [Hv]
   std::vector<float> a;         // [Hv] = -exp(A_log)
   std::vector<float> norm;      // [dv]

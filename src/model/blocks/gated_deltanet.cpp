@@ -128,7 +128,7 @@ void gated_deltanet_forward(const HParams& hp, const GdnWeights& w, int64_t laye
   // innermost loop (contiguous rows of qkv, conv and the state), so it vectorises; per channel
   // the taps are summed in the same order as the definition.
   pool.parallel_for(conv_dim, [&](int64_t c_begin, int64_t c_end) {
-    const float* wconv = w.conv.data();  // [conv_dim][Kc]
+    const float* wconv = w.conv.data();  // [Kc][conv_dim]
     const int64_t keep = Kc - 1;
     for (const SeqSpan& sp : batch.seqs) {
       float* st = sp.state->gdn(layer).conv.data();  // [Kc-1][conv_dim]
@@ -141,7 +141,8 @@ void gated_deltanet_forward(const HParams& hp, const GdnWeights& w, int64_t laye
         std::fill(dst + c_begin, dst + c_end, 0.0f);
         for (int64_t j = 0; j < Kc; ++j) {
           const float* src = input_row(t - keep + j);
-          for (int64_t c = c_begin; c < c_end; ++c) dst[c] += wconv[c * Kc + j] * src[c];
+          const float* wj = wconv + j * conv_dim;
+          for (int64_t c = c_begin; c < c_end; ++c) dst[c] += wj[c] * src[c];
         }
       }
       // New state: the last Kc-1 inputs of [state | span]. Row j takes combined position
