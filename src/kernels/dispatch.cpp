@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -141,6 +142,20 @@ int64_t rows_per_tile(const WeightMatrix& w) {
 void matmul_chunk(const WeightMatrix& w, const float* x, int64_t ldx, int64_t n_tokens,
                   float* const* y_rows, ThreadPool& pool);
 
+// One matrix of a matmul pass: where token t's outputs go.
+struct PassTarget {
+  const WeightMatrix* w;
+  float* const* y_rows;  // [n_tokens] output row of each token
+};
+
+ActKind pass_act_kind(const WeightMatrix& w) {
+  const WKind wk = wkind_of(w.type);
+  return wk == WKind::kCount ? ActKind::kF32 : act_kind(wk);
+}
+
+void matmul_pass(std::span<const PassTarget> targets, const float* x, int64_t ldx, int64_t n_tokens,
+                 ThreadPool& pool);
+
 }  // namespace
 
 bool rows16_preferred(DType type, int64_t rows, int64_t cols) {
@@ -268,64 +283,138 @@ void matmul_rows(const WeightMatrix& w, const float* x, int64_t ldx, int64_t n_t
   }
 }
 
+void matmul_shared_input(std::span<const MatmulOutput> outs, const float* x, int64_t ldx,
+                         int64_t n_tokens, ThreadPool& pool) {
+  if (outs.empty() || n_tokens <= 0) return;
+  bool one_pass = true;
+  for (const MatmulOutput& o : outs) {
+    one_pass = one_pass && check_matrix(*o.w).is_ok() && o.w->cols == outs[0].w->cols &&
+               pass_act_kind(*o.w) == pass_act_kind(*outs[0].w);
+  }
+  if (!one_pass) {  // different inputs kinds or a bad matrix (matmul reports it): one at a time
+    for (const MatmulOutput& o : outs) matmul(*o.w, x, ldx, n_tokens, o.y, o.ldy, pool);
+    return;
+  }
+  std::vector<PassTarget> targets(outs.size());
+  std::vector<float*> rows(outs.size() * static_cast<size_t>(kTokenChunk));  // [target][token]
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenChunk) {
+    const int64_t n = std::min(kTokenChunk, n_tokens - t0);
+    for (size_t i = 0; i < outs.size(); ++i) {
+      float** r = rows.data() + i * static_cast<size_t>(kTokenChunk);
+      for (int64_t t = 0; t < n; ++t) r[t] = outs[i].y + (t0 + t) * outs[i].ldy;
+      targets[i] = {outs[i].w, r};
+    }
+    matmul_pass(targets, x + t0 * ldx, ldx, n, pool);
+  }
+}
+
 namespace {
 
 // rows16 matrices: threads take whole bands; each band meets the tokens kRows16MaxTile at a
 // time (the band, 16 rows x cols, stays in L1/L2 across the token tiles). Without a fast
 // kernel for this ISA the band is read back to row-major rows once and row_dot does the work.
-void matmul_chunk_rows16(const KernelTable& kt, WKind wk, const WeightMatrix& w, const float* x,
-                         int64_t ldx, int64_t n_tokens, float* const* y_rows, const uint8_t* act,
-                         size_t astride, uint8_t* qbuf, ThreadPool& pool) {
+void rows16_share(const KernelTable& kt, WKind wk, const WeightMatrix& w, const uint8_t* act,
+                  size_t astride, int64_t n_tokens, float* const* y_rows, int ith, int nth) {
   const Rows16DotFn fast = kt.rows16_dot[static_cast<int>(wk)];
   const RowDotFn rowfn = kt.row_dot[static_cast<int>(wk)];
-  const ActKind ak = act_kind(wk);
   const int64_t cols = w.cols;
-  const int64_t n_bands = w.rows / kRows16;
   const size_t rbytes = row_bytes(w.type, cols);
   const size_t band_bytes = rbytes * kRows16;
-  pool.run([&](int ith, int nth) {
-    quantize_share(kt, ak, x, ldx, n_tokens, cols, qbuf, astride, ith, nth);
-    pool.barrier();
-    int64_t g0, g1;
-    ThreadPool::split(n_bands, ith, nth, 1, &g0, &g1);
-    float out[kRows16MaxTile * kRows16];  // [token][row in band]
-    uint8_t* rows = fast ? nullptr : band_scratch(band_bytes);
-    for (int64_t g = g0; g < g1; ++g) {
-      const uint8_t* band =
-          static_cast<const uint8_t*>(w.data) + static_cast<size_t>(g) * band_bytes;
-      const int64_t r0 = g * kRows16;
-      if (fast) {
-        for (int64_t t = 0; t < n_tokens; t += kRows16MaxTile) {
-          const int nt = static_cast<int>(std::min<int64_t>(kRows16MaxTile, n_tokens - t));
-          fast(cols, band, act + t * astride, astride, nt, out);
-          for (int k = 0; k < nt; ++k) {
-            std::memcpy(y_rows[t + k] + r0, out + k * kRows16, kRows16 * sizeof(float));
-          }
+  int64_t g0, g1;
+  ThreadPool::split(w.rows / kRows16, ith, nth, 1, &g0, &g1);
+  float out[kRows16MaxTile * kRows16];  // [token][row in band]
+  uint8_t* rows = fast ? nullptr : band_scratch(band_bytes);
+  for (int64_t g = g0; g < g1; ++g) {
+    const uint8_t* band = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(g) * band_bytes;
+    const int64_t r0 = g * kRows16;
+    if (fast) {
+      for (int64_t t = 0; t < n_tokens; t += kRows16MaxTile) {
+        const int nt = static_cast<int>(std::min<int64_t>(kRows16MaxTile, n_tokens - t));
+        fast(cols, band, act + t * astride, astride, nt, out);
+        for (int k = 0; k < nt; ++k) {
+          std::memcpy(y_rows[t + k] + r0, out + k * kRows16, kRows16 * sizeof(float));
         }
-        continue;
       }
-      for (int r = 0; r < kRows16; ++r)
-        unpack_rows16_row(w.type, w.data, cols, r0 + r, rows + r * rbytes);
-      for (int64_t t = 0; t < n_tokens; t += kMaxTile) {
-        const int nt = static_cast<int>(std::min<int64_t>(kMaxTile, n_tokens - t));
-        for (int r = 0; r < kRows16; ++r) {
-          rowfn(cols, rows + r * rbytes, act + t * astride, astride, nt, out);
-          for (int k = 0; k < nt; ++k) y_rows[t + k][r0 + r] = out[k];
-        }
+      continue;
+    }
+    for (int r = 0; r < kRows16; ++r) {
+      unpack_rows16_row(w.type, w.data, cols, r0 + r, rows + r * rbytes);
+    }
+    for (int64_t t = 0; t < n_tokens; t += kMaxTile) {
+      const int nt = static_cast<int>(std::min<int64_t>(kMaxTile, n_tokens - t));
+      for (int r = 0; r < kRows16; ++r) {
+        rowfn(cols, rows + r * rbytes, act + t * astride, astride, nt, out);
+        for (int k = 0; k < nt; ++k) y_rows[t + k][r0 + r] = out[k];
       }
     }
-  });
+  }
 }
 
-void matmul_chunk(const WeightMatrix& w, const float* x, int64_t ldx, int64_t n_tokens,
-                  float* const* y_rows, ThreadPool& pool) {
-  const KernelTable& kt = tab();
+// Thread ith's part of one matrix once the activations are ready (act: quantised for the
+// matrix's kind, or the f32 input itself for float / fallback types).
+void matrix_share(const KernelTable& kt, const WeightMatrix& w, const uint8_t* act, size_t astride,
+                  int64_t n_tokens, float* const* y_rows, int ith, int nth) {
   const WKind wk = wkind_of(w.type);
+  if (w.layout == WeightLayout::kRows16) {
+    rows16_share(kt, wk, w, act, astride, n_tokens, y_rows, ith, nth);
+    return;
+  }
   const bool fallback = wk == WKind::kCount;
-  const ActKind ak = fallback ? ActKind::kF32 : act_kind(wk);
   const RowDotFn dotfn = kt.row_dot[static_cast<int>(fallback ? WKind::kF32 : wk)];
   const int64_t cols = w.cols;
+  const int64_t tile_rows = rows_per_tile(w);
+  // Split rows across threads when there are enough; otherwise tokens (few-row prefill).
+  const bool split_tokens = n_tokens > 1 && w.rows < 16 * nth;
+  int64_t r0 = 0, r1 = w.rows, t0 = 0, t1 = n_tokens;
+  if (split_tokens) {
+    ThreadPool::split(n_tokens, ith, nth, 1, &t0, &t1);
+  } else {
+    ThreadPool::split(w.rows, ith, nth, 4, &r0, &r1);
+  }
+  if (r0 >= r1 || t0 >= t1) return;
+  float out[kMaxTile];
+  if (fallback) {
+    float* row = dequant_scratch(cols);
+    for (int64_t r = r0; r < r1; ++r) {
+      (void)dequantize_row(w.type, w.row(r), row, cols);  // type checked in check_matrix
+      for (int64_t t = t0; t < t1; t += kMaxTile) {
+        const int nt = static_cast<int>(std::min<int64_t>(kMaxTile, t1 - t));
+        dotfn(cols, row, act + t * astride, astride, nt, out);
+        for (int k = 0; k < nt; ++k) y_rows[t + k][r] = out[k];
+      }
+    }
+    return;
+  }
+  if (t1 - t0 == 1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      dotfn(cols, w.row(r), act + t0 * astride, astride, 1, out);
+      y_rows[t0][r] = out[0];
+    }
+    return;
+  }
+  // Tokens in groups of kMaxTile against a tile of rows that stays cache-resident: each weight
+  // block is unpacked once per token group instead of once per token.
+  for (int64_t rb = r0; rb < r1; rb += tile_rows) {
+    const int64_t re = std::min(r1, rb + tile_rows);
+    for (int64_t t = t0; t < t1; t += kMaxTile) {
+      const int nt = static_cast<int>(std::min<int64_t>(kMaxTile, t1 - t));
+      const uint8_t* a = act + t * astride;
+      for (int64_t r = rb; r < re; ++r) {
+        dotfn(cols, w.row(r), a, astride, nt, out);
+        for (int k = 0; k < nt; ++k) y_rows[t + k][r] = out[k];
+      }
+    }
+  }
+}
 
+// One pass (n_tokens <= kTokenChunk) of matrices that share their input x and its activation
+// kind: x is quantised once, then every matrix is split over the threads inside the same pool
+// run (no barrier between the matrices).
+void matmul_pass(std::span<const PassTarget> targets, const float* x, int64_t ldx, int64_t n_tokens,
+                 ThreadPool& pool) {
+  const KernelTable& kt = tab();
+  const ActKind ak = pass_act_kind(*targets[0].w);
+  const int64_t cols = targets[0].w->cols;
   const uint8_t* act = reinterpret_cast<const uint8_t*>(x);
   size_t astride = static_cast<size_t>(ldx) * sizeof(float);
   uint8_t* qbuf = nullptr;
@@ -334,61 +423,21 @@ void matmul_chunk(const WeightMatrix& w, const float* x, int64_t ldx, int64_t n_
     qbuf = act_scratch(astride * static_cast<size_t>(n_tokens));
     act = qbuf;
   }
-
-  if (w.layout == WeightLayout::kRows16) {
-    matmul_chunk_rows16(kt, wk, w, x, ldx, n_tokens, y_rows, act, astride, qbuf, pool);
-    return;
-  }
-
-  const int64_t tile_rows = rows_per_tile(w);
-  // Split rows across threads when there are enough; otherwise tokens (few-row prefill).
-  const bool split_tokens = n_tokens > 1 && w.rows < 16 * pool.size();
   pool.run([&](int ith, int nth) {
     if (qbuf) {
       quantize_share(kt, ak, x, ldx, n_tokens, cols, qbuf, astride, ith, nth);
       pool.barrier();
     }
-    int64_t r0 = 0, r1 = w.rows, t0 = 0, t1 = n_tokens;
-    if (split_tokens) {
-      ThreadPool::split(n_tokens, ith, nth, 1, &t0, &t1);
-    } else {
-      ThreadPool::split(w.rows, ith, nth, 4, &r0, &r1);
-    }
-    if (r0 >= r1 || t0 >= t1) return;
-    float out[kMaxTile];
-    if (fallback) {
-      float* row = dequant_scratch(cols);
-      for (int64_t r = r0; r < r1; ++r) {
-        (void)dequantize_row(w.type, w.row(r), row, cols);  // type checked in check_matrix
-        for (int64_t t = t0; t < t1; t += kMaxTile) {
-          const int nt = static_cast<int>(std::min<int64_t>(kMaxTile, t1 - t));
-          dotfn(cols, row, act + t * astride, astride, nt, out);
-          for (int k = 0; k < nt; ++k) y_rows[t + k][r] = out[k];
-        }
-      }
-      return;
-    }
-    if (t1 - t0 == 1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        dotfn(cols, w.row(r), act + t0 * astride, astride, 1, out);
-        y_rows[t0][r] = out[0];
-      }
-      return;
-    }
-    // Tokens in groups of kMaxTile against a tile of rows that stays cache-resident: each weight
-    // block is unpacked once per token group instead of once per token.
-    for (int64_t rb = r0; rb < r1; rb += tile_rows) {
-      const int64_t re = std::min(r1, rb + tile_rows);
-      for (int64_t t = t0; t < t1; t += kMaxTile) {
-        const int nt = static_cast<int>(std::min<int64_t>(kMaxTile, t1 - t));
-        const uint8_t* a = act + t * astride;
-        for (int64_t r = rb; r < re; ++r) {
-          dotfn(cols, w.row(r), a, astride, nt, out);
-          for (int k = 0; k < nt; ++k) y_rows[t + k][r] = out[k];
-        }
-      }
+    for (const PassTarget& t : targets) {
+      matrix_share(kt, *t.w, act, astride, n_tokens, t.y_rows, ith, nth);
     }
   });
+}
+
+void matmul_chunk(const WeightMatrix& w, const float* x, int64_t ldx, int64_t n_tokens,
+                  float* const* y_rows, ThreadPool& pool) {
+  const PassTarget target{&w, y_rows};
+  matmul_pass(std::span<const PassTarget>(&target, 1), x, ldx, n_tokens, pool);
 }
 
 }  // namespace

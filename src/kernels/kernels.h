@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "base/status.h"
 #include "base/thread_pool.h"
@@ -69,6 +70,19 @@ void matmul(const WeightMatrix& w, const float* x, int64_t ldx, int64_t n_tokens
 // pass over the weights. y_rows: [n_tokens] pointers.
 void matmul_rows(const WeightMatrix& w, const float* x, int64_t ldx, int64_t n_tokens,
                  float* const* y_rows, ThreadPool& pool);
+
+// One product of matmul_shared_input: y = W x, y: [n_tokens][ldy] (first w->rows written).
+struct MatmulOutput {
+  const WeightMatrix* w;
+  float* y;
+  int64_t ldy;
+};
+// Several matrices applied to the same input (the q/k/v or gate/up projections of one block):
+// same results as one matmul per output, but x is quantised once and all matrices share one
+// pass of the thread pool (one synchronisation instead of one per matrix). Matrices that differ
+// in cols or activation kind fall back to separate matmuls.
+void matmul_shared_input(std::span<const MatmulOutput> outs, const float* x, int64_t ldx,
+                         int64_t n_tokens, ThreadPool& pool);
 
 // Row r of an embedding table (any dequantisable type) as floats. out: [cols].
 void embedding_row(const WeightMatrix& table, int64_t r, float* out);

@@ -163,3 +163,47 @@ TEST(Rows16, BadMatricesAreRejected) {
 
 }  // namespace
 }  // namespace hearth::kernels
+
+namespace hearth::kernels {
+namespace {
+
+// matmul_shared_input must give exactly what separate matmuls give (same quantised input, same
+// per-matrix split over the threads), whatever mix of layouts and row counts shares the pass,
+// and fall back to separate products when the activation kinds differ.
+TEST(MatmulSharedInput, EqualsSeparateProducts) {
+  testing::IsaGuard guard;
+  ThreadPool pool(2);
+  const int64_t cols = 512;
+  TestMatrix a = make_matrix(DType::kQ4_K, 160, cols, 1);  // rows16 where preferred
+  TestMatrix b = make_matrix(DType::kQ4_K, 16, cols, 2);   // few rows: split by tokens
+  TestMatrix c = make_matrix(DType::kQ6_K, 48, cols, 3);
+  TestMatrix d = make_matrix(DType::kQ8_0, 32, cols, 4);  // another activation kind
+  Rows16Copy ap = to_rows16(a.w);
+  for (Isa isa : testing::supported_isas()) {
+    ASSERT_TRUE(set_isa(isa));
+    for (int64_t nt : {1, 5, 8, 300}) {
+      const std::vector<float> x = random_floats(nt * cols, 77);
+      for (bool mixed : {false, true}) {
+        std::vector<const WeightMatrix*> ws = {&ap.w, &b.w, &c.w};
+        if (mixed) ws.push_back(&d.w);
+        std::vector<std::vector<float>> want(ws.size()), got(ws.size());
+        std::vector<MatmulOutput> outs;
+        for (size_t i = 0; i < ws.size(); ++i) {
+          const int64_t ldy = ws[i]->rows + 3;
+          want[i].assign(static_cast<size_t>(nt * ldy), 0.0f);
+          got[i].assign(static_cast<size_t>(nt * ldy), 0.0f);
+          matmul(*ws[i], x.data(), cols, nt, want[i].data(), ldy, pool);
+          outs.push_back({ws[i], got[i].data(), ldy});
+        }
+        matmul_shared_input(outs, x.data(), cols, nt, pool);
+        for (size_t i = 0; i < ws.size(); ++i) {
+          EXPECT_EQ(got[i], want[i]) << isa_name(isa) << " nt " << nt << " matrix " << i
+                                     << (mixed ? " (mixed kinds)" : "");
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace hearth::kernels

@@ -23,9 +23,9 @@ void gated_attention_forward(const HParams& hp, const AttentionWeights& w, int64
   std::vector<float> k(N * kv_width);  // [N][Hkv][dh]
   std::vector<float> v(N * kv_width);  // [N][Hkv][dh]
   std::vector<float> o(N * Hq * dh);   // [N][Hq][dh] gated attention output
-  kernels::matmul(w.q, x, D, N, qg.data(), q_width, pool);
-  kernels::matmul(w.k, x, D, N, k.data(), kv_width, pool);
-  kernels::matmul(w.v, x, D, N, v.data(), kv_width, pool);
+  const kernels::MatmulOutput proj[] = {
+      {&w.q, qg.data(), q_width}, {&w.k, k.data(), kv_width}, {&w.v, v.data(), kv_width}};
+  kernels::matmul_shared_input(proj, x, D, N, pool);
 
   // Norms, RoPE, and the cache append (token t of a span sits at position pos0 + t).
   for (const SeqSpan& sp : batch.seqs) {

@@ -119,10 +119,11 @@ void gated_deltanet_forward(const HParams& hp, const GdnWeights& w, int64_t laye
   std::vector<float> g(N * Hv);            // [N][Hv] beta logits, then log-decay
   std::vector<float> beta(N * Hv);         // [N][Hv]
   std::vector<float> core(N * value_dim);  // [N][value_dim] delta-rule outputs
-  kernels::matmul(w.qkv, x, D, N, qkv.data(), conv_dim, pool);
-  kernels::matmul(w.gate, x, D, N, z.data(), value_dim, pool);
-  kernels::matmul(w.beta, x, D, N, beta.data(), Hv, pool);
-  kernels::matmul(w.alpha, x, D, N, g.data(), Hv, pool);
+  const kernels::MatmulOutput proj[] = {{&w.qkv, qkv.data(), conv_dim},
+                                        {&w.gate, z.data(), value_dim},
+                                        {&w.beta, beta.data(), Hv},
+                                        {&w.alpha, g.data(), Hv}};
+  kernels::matmul_shared_input(proj, x, D, N, pool);
 
   // Causal depthwise conv per channel, continuing each sequence's conv state. Channels are the
   // innermost loop (contiguous rows of qkv, conv and the state), so it vectorises; per channel

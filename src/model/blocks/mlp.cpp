@@ -11,8 +11,8 @@ void swiglu_mlp_forward(const DenseFfnWeights& w, const float* x, int64_t ldx, i
                         float* out, int64_t ldo, ThreadPool& pool) {
   const int64_t F = w.gate.rows;
   std::vector<float> gate(n * F), up(n * F);  // [n][F]
-  kernels::matmul(w.gate, x, ldx, n, gate.data(), F, pool);
-  kernels::matmul(w.up, x, ldx, n, up.data(), F, pool);
+  const kernels::MatmulOutput proj[] = {{&w.gate, gate.data(), F}, {&w.up, up.data(), F}};
+  kernels::matmul_shared_input(proj, x, ldx, n, pool);
   pool.parallel_for(n, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       kernels::swiglu(gate.data() + t * F, up.data() + t * F, gate.data() + t * F, F);
