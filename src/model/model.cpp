@@ -91,22 +91,34 @@ Status Model::forward(std::span<BatchEntry> batch, ThreadPool& pool,
       kernels::add(h.data() + b * D, y.data() + b * D, h.data() + b * D, (end - b) * D);
     });
   };
+  // h += y, then x = norm(h): one pool pass instead of two (each row's ops are unchanged).
+  auto add_residual_and_norm = [&](const std::vector<float>& weight) {
+    pool.parallel_for(N, [&](int64_t b, int64_t end) {
+      kernels::add(h.data() + b * D, y.data() + b * D, h.data() + b * D, (end - b) * D);
+      for (int64_t t = b; t < end; ++t) {
+        kernels::rms_norm(h.data() + t * D, weight.data(), x.data() + t * D, D, hp.rms_eps);
+      }
+    });
+  };
+  norm_rows(w_.layers.empty() ? w_.output_norm : w_.layers[0].attn_norm);
   for (int64_t il = 0; il < hp.n_layer; ++il) {
     const LayerWeights& lw = w_.layers[il];
-    norm_rows(lw.attn_norm);
     if (lw.recurrent) {
       gated_deltanet_forward(hp, lw.gdn, il, x.data(), layout, options.gdn_mode, y.data(), pool);
     } else {
       gated_attention_forward(hp, lw.attn, il, x.data(), layout, y.data(), pool);
     }
-    add_residual();
-    norm_rows(lw.post_attn_norm);
+    add_residual_and_norm(lw.post_attn_norm);
     if (hp.arch == Arch::kQwen35) {
       dense_ffn_forward(hp, lw, x.data(), N, y.data(), pool);
     } else {
       moe_ffn_forward(hp, lw, x.data(), N, y.data(), pool);
     }
-    add_residual();
+    if (il + 1 < hp.n_layer) {
+      add_residual_and_norm(w_.layers[il + 1].attn_norm);
+    } else {
+      add_residual();
+    }
   }
   for (const SeqSpan& sp : layout.seqs) sp.state->advance(sp.count);
 
