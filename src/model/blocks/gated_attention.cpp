@@ -6,6 +6,7 @@
 #include <limits>
 #include <vector>
 
+#include "base/aligned_buffer.h"
 #include "kernels/kernels.h"
 #include "tensor/float16.h"
 #include "tensor/quant.h"
@@ -19,10 +20,10 @@ void gated_attention_forward(const HParams& hp, const AttentionWeights& w, int64
   const int64_t Hq = hp.n_head, Hkv = hp.n_head_kv, dh = hp.head_dim;
   const int64_t group = Hq / Hkv;
   const int64_t q_width = Hq * 2 * dh, kv_width = Hkv * dh;
-  std::vector<float> qg(N * q_width);  // [N][Hq][query dh | gate dh]
-  std::vector<float> k(N * kv_width);  // [N][Hkv][dh]
-  std::vector<float> v(N * kv_width);  // [N][Hkv][dh]
-  std::vector<float> o(N * Hq * dh);   // [N][Hq][dh] gated attention output
+  FloatScratch qg(N * q_width);  // [N][Hq][query dh | gate dh]
+  FloatScratch k(N * kv_width);  // [N][Hkv][dh]
+  FloatScratch v(N * kv_width);  // [N][Hkv][dh]
+  FloatScratch o(N * Hq * dh);   // [N][Hq][dh] gated attention output
   const kernels::MatmulOutput proj[] = {
       {&w.q, qg.data(), q_width}, {&w.k, k.data(), kv_width}, {&w.v, v.data(), kv_width}};
   kernels::matmul_shared_input(proj, x, D, N, pool);

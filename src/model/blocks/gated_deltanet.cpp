@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "base/aligned_buffer.h"
 #include "kernels/kernels.h"
 
 namespace hearth::model {
@@ -113,12 +114,12 @@ void gated_deltanet_forward(const HParams& hp, const GdnWeights& w, int64_t laye
   const int64_t Hk = hp.ssm_k_heads, Hv = hp.ssm_v_heads, dk = hp.ssm_k_dim, dv = hp.ssm_v_dim;
   const int64_t Kc = hp.conv_kernel;
 
-  std::vector<float> qkv(N * conv_dim);    // [N][conv_dim] raw projections
-  std::vector<float> conv(N * conv_dim);   // [N][conv_dim] silu(conv(qkv)) -> q | k | v
-  std::vector<float> z(N * value_dim);     // [N][value_dim]
-  std::vector<float> g(N * Hv);            // [N][Hv] beta logits, then log-decay
-  std::vector<float> beta(N * Hv);         // [N][Hv]
-  std::vector<float> core(N * value_dim);  // [N][value_dim] delta-rule outputs
+  FloatScratch qkv(N * conv_dim);    // [N][conv_dim] raw projections
+  FloatScratch conv(N * conv_dim);   // [N][conv_dim] silu(conv(qkv)) -> q | k | v
+  FloatScratch z(N * value_dim);     // [N][value_dim]
+  std::vector<float> g(N * Hv);      // [N][Hv] beta logits, then log-decay
+  std::vector<float> beta(N * Hv);   // [N][Hv]
+  FloatScratch core(N * value_dim);  // [N][value_dim] delta-rule outputs
   const kernels::MatmulOutput proj[] = {{&w.qkv, qkv.data(), conv_dim},
                                         {&w.gate, z.data(), value_dim},
                                         {&w.beta, beta.data(), Hv},

@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "base/aligned_buffer.h"
 #include "kernels/kernels.h"
 
 namespace hearth::model {
@@ -10,7 +11,7 @@ namespace hearth::model {
 void swiglu_mlp_forward(const DenseFfnWeights& w, const float* x, int64_t ldx, int64_t n,
                         float* out, int64_t ldo, ThreadPool& pool) {
   const int64_t F = w.gate.rows;
-  std::vector<float> gate(n * F), up(n * F);  // [n][F]
+  FloatScratch gate(n * F), up(n * F);  // [n][F]
   const kernels::MatmulOutput proj[] = {{&w.gate, gate.data(), F}, {&w.up, up.data(), F}};
   kernels::matmul_shared_input(proj, x, ldx, n, pool);
   pool.parallel_for(n, [&](int64_t b, int64_t e) {
