@@ -19,16 +19,23 @@ static_assert(sizeof(BlockQ4_K) == 144 && sizeof(BlockQ6_K) == 210);
 constexpr size_t kQ4KScales = 64, kQ4KQs = 256;
 constexpr size_t kQ6KScales = 32, kQ6KQl = 288, kQ6KQh = 2336;
 
-// Each copy_* moves one block of row r between its row-major form and its slots in a group, in
-// the direction `to_group` says, so repack and read-back share the one description of the layout.
-void copy_q4k(uint8_t* group, int r, BlockQ4_K* blk, bool to_group) {
-  auto mv = [&](size_t group_off, void* field, size_t n) {
+// Copies n bytes between a block field and its slot at group + offset, in one direction.
+struct GroupSlotMover {
+  uint8_t* group;
+  bool to_group;
+  void operator()(size_t group_off, void* field, size_t n) const {
     if (to_group) {
       std::memcpy(group + group_off, field, n);
     } else {
       std::memcpy(field, group + group_off, n);
     }
-  };
+  }
+};
+
+// Each copy_* moves one block of row r between its row-major form and its slots in a group, in
+// the direction `to_group` says, so repack and read-back share the one description of the layout.
+void copy_q4k(uint8_t* group, int r, BlockQ4_K* blk, bool to_group) {
+  const GroupSlotMover mv{group, to_group};
   mv(2 * r, &blk->d, 2);
   mv(32 + 2 * r, &blk->dmin, 2);
   for (int p = 0; p < kKScaleBytes; ++p) mv(kQ4KScales + 16 * p + r, &blk->scales[p], 1);
@@ -40,13 +47,7 @@ void copy_q4k(uint8_t* group, int r, BlockQ4_K* blk, bool to_group) {
 }
 
 void copy_q6k(uint8_t* group, int r, BlockQ6_K* blk, bool to_group) {
-  auto mv = [&](size_t group_off, void* field, size_t n) {
-    if (to_group) {
-      std::memcpy(group + group_off, field, n);
-    } else {
-      std::memcpy(field, group + group_off, n);
-    }
-  };
+  const GroupSlotMover mv{group, to_group};
   mv(2 * r, &blk->d, 2);
   for (int s = 0; s < kQK_K / 16; ++s) mv(kQ6KScales + 16 * s + r, &blk->scales[s], 1);
   for (int h = 0; h < 2; ++h) {
