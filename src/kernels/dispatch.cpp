@@ -85,16 +85,18 @@ float* dequant_scratch(int64_t n) {
   if (buf.size() < static_cast<size_t>(n)) buf.resize(static_cast<size_t>(n));
   return buf.data();
 }
-uint8_t* act_scratch(size_t bytes) {
-  thread_local AlignedBuffer buf;
+uint8_t* at_least(AlignedBuffer& buf, size_t bytes) {
   if (buf.size() < bytes) buf.resize(bytes);
   return buf.as<uint8_t>();
+}
+uint8_t* act_scratch(size_t bytes) {
+  thread_local AlignedBuffer buf;
+  return at_least(buf, bytes);
 }
 // Row-major copy of one rows16 band (every thread; the fallback path only).
 uint8_t* band_scratch(size_t bytes) {
   thread_local AlignedBuffer buf;
-  if (buf.size() < bytes) buf.resize(bytes);
-  return buf.as<uint8_t>();
+  return at_least(buf, bytes);
 }
 
 bool fill_nan_if_bad(const WeightMatrix& w, float* const* y_rows, int64_t n_tokens) {

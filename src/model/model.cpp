@@ -100,7 +100,7 @@ Status Model::forward(std::span<BatchEntry> batch, ThreadPool& pool,
       }
     });
   };
-  norm_rows(w_.layers.empty() ? w_.output_norm : w_.layers[0].attn_norm);
+  if (!w_.layers.empty()) norm_rows(w_.layers[0].attn_norm);
   for (int64_t il = 0; il < hp.n_layer; ++il) {
     const LayerWeights& lw = w_.layers[il];
     if (lw.recurrent) {

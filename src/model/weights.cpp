@@ -201,14 +201,13 @@ size_t repack_weights(const gguf::GgufFile& file, ModelWeights& w,
   // Pieces of ~8 MiB of source: each is released right after its copy is made, so resident memory
   // grows by at most a piece per thread beyond the model's size.
   struct Piece {
-    const kernels::WeightMatrix* m;  // the matrix (still pointing at the file) it belongs to
-    const uint8_t* src;              // band 0 of the source
-    uint8_t* dst;                    // band 0 of the copy
+    DType type;
+    int64_t cols;
+    const uint8_t* src;  // band 0 of the source matrix
+    uint8_t* dst;        // band 0 of its copy
     int64_t band_begin, band_end;
   };
   std::vector<Piece> pieces;
-  std::vector<kernels::WeightMatrix> originals;  // the source views of the pieces
-  originals.reserve(mats.size());
   std::map<const void*, const void*> moved;  // original data -> repacked copy (tied tensors)
   size_t total = 0;
   for (kernels::WeightMatrix* m : mats) {
@@ -222,11 +221,10 @@ size_t repack_weights(const gguf::GgufFile& file, ModelWeights& w,
     const size_t rb = row_bytes(m->type, m->cols);
     const size_t bytes = rb * static_cast<size_t>(m->rows);
     AlignedBuffer& buf = storage.emplace_back(bytes);
-    originals.push_back(*m);
     const int64_t n_bands = m->rows / kernels::kRows16;
     const int64_t per_piece = std::max<int64_t>(1, (int64_t{8} << 20) / (rb * kernels::kRows16));
     for (int64_t g = 0; g < n_bands; g += per_piece) {
-      pieces.push_back({&originals.back(), static_cast<const uint8_t*>(m->data), buf.as<uint8_t>(),
+      pieces.push_back({m->type, m->cols, static_cast<const uint8_t*>(m->data), buf.as<uint8_t>(),
                         g, std::min(n_bands, g + per_piece)});
     }
     moved[m->data] = buf.as<uint8_t>();
@@ -240,8 +238,8 @@ size_t repack_weights(const gguf::GgufFile& file, ModelWeights& w,
   pool.parallel_for(static_cast<int64_t>(pieces.size()), [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       const Piece& p = pieces[static_cast<size_t>(i)];
-      const size_t rb = row_bytes(p.m->type, p.m->cols);
-      kernels::repack_rows16(p.m->type, p.src, rb, p.m->cols, p.band_begin, p.band_end, p.dst);
+      const size_t rb = row_bytes(p.type, p.cols);
+      kernels::repack_rows16(p.type, p.src, rb, p.cols, p.band_begin, p.band_end, p.dst);
       file.release_pages(p.src + static_cast<size_t>(p.band_begin) * kernels::kRows16 * rb,
                          static_cast<size_t>(p.band_end - p.band_begin) * kernels::kRows16 * rb);
     }
